@@ -1,0 +1,32 @@
+# Sourced by .ci/run and demo/run.sh: the Debian packages the tests and the demo run for real.
+# redis-server, rabbitmq-server: the brokers; python3-celery (+redis, msgpack): real workers;
+# prometheus: promtool and a real Prometheus for the rules and dashboard tests.
+DEBIAN_PACKAGES="redis-server rabbitmq-server python3-celery python3-redis python3-msgpack prometheus openssl procps"
+
+missing_debian_packages() {
+  local missing=""
+  for p in $DEBIAN_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  echo "$missing"
+}
+
+install_debian_packages() {
+  local missing
+  missing=$(missing_debian_packages)
+  if [ -n "$missing" ]; then
+    echo "== apt-get install$missing"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    # Package scripts must not start the services: the tests start their own on free ports.
+    local own_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+      $sudo chmod +x /usr/sbin/policy-rc.d
+      own_policy=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    if [ -n "$own_policy" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
+  fi
+}

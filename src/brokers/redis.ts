@@ -1,0 +1,116 @@
+import { Redis } from 'ioredis';
+import type { BrokerConfig, TransportOptions } from '../config/config.js';
+import { backoffDelay } from './backoff.js';
+import { redisEventChannels } from './redis-channels.js';
+import { redisOptions } from './redis-options.js';
+import type { TlsFiles } from './redis-options.js';
+import type { EventSource, SourceContext } from './source.js';
+
+export interface RedisSourceOptions {
+  readonly transport: TransportOptions;
+  readonly eventExchange: string;
+  readonly tls: TlsFiles | undefined;
+  /** Seconds between liveness PINGs on the subscriber connection. */
+  readonly pingInterval: number;
+}
+
+/**
+ * Celery events from Redis pub/sub. Redis keeps nothing for a subscriber that is away, so the
+ * connection state is reported precisely: up once the subscriptions are confirmed, down as soon as
+ * the socket closes or a PING goes unanswered (a paused server keeps the socket open).
+ */
+export class RedisEventSource implements EventSource {
+  connected = false;
+  reconnects = 0;
+  private client: Redis | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private everConnected = false;
+  private stopping = false;
+
+  constructor(
+    private readonly broker: BrokerConfig,
+    private readonly options: RedisSourceOptions,
+    private readonly ctx: SourceContext,
+  ) {}
+
+  start(): void {
+    const { patterns, channels } = redisEventChannels(this.broker.url.db, this.options.eventExchange, this.options.transport);
+    const log = this.ctx.logger;
+    const client = new Redis({
+      ...redisOptions(this.broker.url, this.options.transport, this.options.tls),
+      connectionName: 'celery-pulse-events',
+      // Subscriptions are renewed by hand on every 'ready' so that `up` means "subscribed".
+      autoResubscribe: false,
+      retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt)),
+    });
+    this.client = client;
+    const decoder = this.ctx.decoder;
+    client.on('pmessage', (_pattern: string, _channel: string, message: string) => decoder.decodeKombuEnvelope(message));
+    client.on('message', (_channel: string, message: string) => decoder.decodeKombuEnvelope(message));
+    client.on('ready', () => {
+      const subscribed = Promise.all([
+        patterns.length > 0 ? client.psubscribe(...patterns) : undefined,
+        channels.length > 0 ? client.subscribe(...channels) : undefined,
+      ]);
+      subscribed.then(
+        () => {
+          if (this.stopping) return;
+          if (this.everConnected) this.reconnects++;
+          this.everConnected = true;
+          this.connected = true;
+          log.info({ broker: this.broker.name, patterns, channels }, 'subscribed to Celery events');
+          this.ctx.status.up();
+        },
+        (err: Error) => {
+          log.error({ broker: this.broker.name, err: err.message }, 'subscribing to Celery events failed');
+          client.disconnect(true);
+        },
+      );
+    });
+    client.on('close', () => this.markDown('connection closed'));
+    client.on('error', (err: Error) => log.warn({ broker: this.broker.name, err: err.message }, 'redis connection error'));
+    client.connect().catch(() => {
+      // The first attempt failed; retryStrategy keeps trying and 'error' has logged why.
+    });
+    this.pingTimer = setInterval(() => this.ping(), this.options.pingInterval * 1000);
+    this.pingTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    const client = this.client;
+    this.client = undefined;
+    this.connected = false;
+    if (client === undefined) return;
+    try {
+      await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    } catch {
+      // Already closed.
+    }
+    client.disconnect(false);
+  }
+
+  private markDown(reason: string): void {
+    if (!this.connected) return;
+    this.connected = false;
+    if (this.stopping) return;
+    this.ctx.logger.warn({ broker: this.broker.name, reason }, 'lost the broker: events published until reconnection are lost');
+    this.ctx.status.down(reason);
+  }
+
+  private ping(): void {
+    const client = this.client;
+    if (client === undefined || !this.connected) return;
+    const timeoutMs = this.options.pingInterval * 1000;
+    const timer = setTimeout(() => {
+      this.markDown(`no answer to PING within ${this.options.pingInterval}s`);
+      client.disconnect(true);
+    }, timeoutMs);
+    timer.unref();
+    client.ping().then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
+  }
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+import { loadConfig } from './config/config.js';
+import { helpText } from './config/flags.js';
+import { CeleryPulseError } from './errors.js';
+import { createLogger } from './log.js';
+import { startDaemon } from './main.js';
+import { VERSION } from './version.js';
+
+// Bounded shutdown: a broker that does not answer QUIT must not keep a SIGTERMed pod alive.
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+async function run(): Promise<void> {
+  let action;
+  try {
+    action = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof CeleryPulseError) {
+      console.error(`celery-pulse: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (action.action === 'help') {
+    process.stdout.write(helpText(VERSION));
+    return;
+  }
+  if (action.action === 'version') {
+    process.stdout.write(`celery-pulse ${VERSION}\n`);
+    return;
+  }
+  const config = action.config;
+  const secrets = config.brokers.flatMap((b) => (b.url.password !== undefined ? [b.url.password] : []));
+  const logger = createLogger(config.logLevel, secrets);
+  let daemon;
+  try {
+    daemon = await startDaemon(config, logger, VERSION);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    logger.fatal({ code: err instanceof CeleryPulseError ? err.code : undefined, err: message }, 'could not start');
+    logger.flush();
+    setTimeout(() => process.exit(1), 100);
+    return;
+  }
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    daemon.stop().then(
+      () => {
+        logger.info('stopped');
+        logger.flush();
+        process.exitCode = 0;
+        setTimeout(() => process.exit(0), 50).unref();
+      },
+      (err: unknown) => {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+run().catch((err: unknown) => {
+  console.error(`celery-pulse: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+import { configError } from '../errors.js';
+
+// Parsers for flag values. Each throws a CeleryPulseError that names the flag.
+
+function bad(flag: string, value: string, expected: string): never {
+  throw configError('CP_ERR_FLAG_VALUE', `invalid value for --${flag}: "${value}" (${expected})`);
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `250ms`, `30s`, `5m`, `1h`, `1d`, or plain seconds; returns seconds. */
+export function parseDuration(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) bad(flag, value, 'a duration such as 30s, 5m or 1h');
+  const seconds = Number(m[1]) * (DURATION_UNITS[m[2] ?? 's'] ?? 1);
+  if (!Number.isFinite(seconds) || seconds <= 0) bad(flag, value, 'a duration above zero');
+  return seconds;
+}
+
+export function parsePositiveInt(flag: string, value: string): number {
+  if (!/^\d+$/.test(value.trim())) bad(flag, value, 'a whole number');
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) bad(flag, value, 'a whole number above zero');
+  return n;
+}
+
+export function parsePositiveNumber(flag: string, value: string): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) bad(flag, value, 'a number above zero');
+  return n;
+}
+
+/** `HOST:PORT`, `:PORT` or `[v6]:PORT`. */
+export function parseListenAddress(flag: string, value: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
+  if (!m) bad(flag, value, 'HOST:PORT');
+  const port = Number(m[3]);
+  if (port > 65535) bad(flag, value, 'a port from 0 to 65535');
+  const host = m[1] ?? (m[2] === '' || m[2] === undefined ? '0.0.0.0' : m[2]);
+  return { host, port };
+}
+
+/** Comma-separated upper bounds in seconds, strictly increasing. */
+export function parseBuckets(flag: string, value: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  const buckets = parts.map(Number);
+  if (parts.some((p) => p === '') || buckets.some((b) => !Number.isFinite(b) || b <= 0)) {
+    bad(flag, value, 'comma-separated positive numbers of seconds');
+  }
+  for (let i = 1; i < buckets.length; i++) {
+    if (buckets[i]! <= buckets[i - 1]!) bad(flag, value, 'bucket bounds must increase');
+  }
+  return buckets;
+}

@@ -1,0 +1,109 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, negotiate, serialize } from './exposition.js';
+import type { MetricSource } from './exposition.js';
+
+export interface HttpOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly metricsPath: string;
+  readonly registry: MetricSource;
+  /** Names of event sources not attached yet; empty when ready. */
+  readonly notReady: () => string[];
+  readonly version: string;
+  readonly logger: Logger;
+}
+
+// Limits that keep a misbehaving client from holding the exporter: Prometheus sends small GETs.
+const MAX_HEADER_BYTES = 16 * 1024;
+const REQUEST_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 10_000;
+const MAX_CONNECTIONS = 256;
+
+export interface HttpServer {
+  readonly server: Server;
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** /metrics, /healthz (liveness: the process answers), /readyz (every event source attached) and /. */
+export async function startHttpServer(options: HttpOptions): Promise<HttpServer> {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, (req, res) => {
+    handle(options, req, res).catch((err: unknown) => {
+      options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'HTTP handler failed');
+      if (!res.headersSent) send(res, req, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else res.destroy();
+    });
+  });
+  server.maxConnections = MAX_CONNECTIONS;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+async function handle(options: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    return send(res, req, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+  }
+  switch (path) {
+    case options.metricsPath: {
+      const format = negotiate(req.headers.accept);
+      const body = await serialize(options.registry, format);
+      return send(res, req, 200, format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, body);
+    }
+    case '/healthz':
+      return send(res, req, 200, 'text/plain; charset=utf-8', 'ok\n');
+    case '/readyz': {
+      const waiting = options.notReady();
+      if (waiting.length === 0) return send(res, req, 200, 'text/plain; charset=utf-8', 'ready\n');
+      return send(res, req, 503, 'text/plain; charset=utf-8', `not attached to: ${waiting.join(', ')}\n`);
+    }
+    case '/':
+      return send(res, req, 200, 'text/html; charset=utf-8', landingPage(options));
+    default:
+      return send(res, req, 404, 'text/plain; charset=utf-8', 'not found\n');
+  }
+}
+
+function send(res: ServerResponse, req: IncomingMessage, status: number, contentType: string, body: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function landingPage(options: HttpOptions): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>celery-pulse</title></head>
+<body>
+<h1>celery-pulse ${options.version}</h1>
+<p>Prometheus metrics from Celery's event stream.</p>
+<ul>
+<li><a href="${options.metricsPath}">${options.metricsPath}</a>: metrics</li>
+<li><a href="/healthz">/healthz</a>: liveness</li>
+<li><a href="/readyz">/readyz</a>: readiness (attached to every broker)</li>
+</ul>
+</body></html>
+`;
+}

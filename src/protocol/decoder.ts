@@ -1,0 +1,130 @@
+import { decode as decodeMsgpack } from '@msgpack/msgpack';
+import { normalizeEvent } from './events.js';
+import type { CeleryEvent, DecodeErrorReason } from './events.js';
+
+export interface DecoderSinks {
+  /** Called once per valid event, in the order they appear in the frame. */
+  readonly onEvent: (event: CeleryEvent) => void;
+  /** Called once per rejected frame or rejected event inside a batch. */
+  readonly onError: (reason: DecodeErrorReason, detail: string) => void;
+}
+
+export interface DecoderOptions {
+  /** Frames larger than this are dropped unread (a 10 MB payload must not stall the loop). */
+  readonly maxFrameBytes: number;
+}
+
+const JSON_TYPES = new Set(['application/json', 'application/x-json', 'text/json']);
+const MSGPACK_TYPES = new Set(['application/x-msgpack', 'application/msgpack']);
+const BASE64_RE = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
+
+/**
+ * Turns broker frames into validated Celery events.
+ *
+ * Redis frames are kombu envelopes (`{"body": <base64>, "content-type": …, "properties": {…}}`,
+ * kombu virtual/base.py prepare_message); AMQP frames are the raw body with the content type in
+ * the message properties. Either body is one event or, since Celery 4, a list of them
+ * (`task.multi` batches). PROTOCOL.md §1-§3.
+ */
+export class EventDecoder {
+  private readonly onEvent: DecoderSinks['onEvent'];
+  private readonly onError: DecoderSinks['onError'];
+  private readonly maxFrameBytes: number;
+
+  constructor(sinks: DecoderSinks, options: DecoderOptions) {
+    this.onEvent = sinks.onEvent;
+    this.onError = sinks.onError;
+    this.maxFrameBytes = options.maxFrameBytes;
+  }
+
+  /** One Redis pub/sub payload: a kombu JSON envelope. */
+  decodeKombuEnvelope(frame: string): void {
+    if (frame.length > this.maxFrameBytes) return this.onError('oversized', `frame of ${frame.length} bytes`);
+    let envelope: unknown;
+    try {
+      envelope = JSON.parse(frame);
+    } catch {
+      return this.onError('invalid_envelope', 'envelope is not JSON');
+    }
+    if (envelope === null || typeof envelope !== 'object') {
+      return this.onError('invalid_envelope', 'envelope is not an object');
+    }
+    const env = envelope as Record<string, unknown>;
+    const body = env['body'];
+    if (typeof body !== 'string') return this.onError('invalid_envelope', 'envelope has no string body');
+    const props = env['properties'];
+    const bodyEncoding =
+      props !== null && typeof props === 'object' ? (props as Record<string, unknown>)['body_encoding'] : undefined;
+    const contentType = typeof env['content-type'] === 'string' ? (env['content-type'] as string) : 'application/json';
+
+    let payload: Buffer | string;
+    if (bodyEncoding === 'base64') {
+      // Buffer.from() silently skips bad characters; check first so corruption is counted, not misread.
+      if (!BASE64_RE.test(body)) return this.onError('invalid_base64', 'body is not base64');
+      payload = Buffer.from(body, 'base64');
+    } else if (bodyEncoding === undefined || bodyEncoding === null || bodyEncoding === 'utf-8') {
+      payload = body;
+    } else {
+      return this.onError('unsupported_body_encoding', `body_encoding ${String(bodyEncoding).slice(0, 40)}`);
+    }
+    this.decodeBody(payload, contentType);
+  }
+
+  /** One AMQP message body, with the content type from its properties. */
+  decodeBody(payload: Buffer | string, contentType: string | undefined): void {
+    const type = contentType ?? 'application/json';
+    let decoded: unknown;
+    if (JSON_TYPES.has(type)) {
+      const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+      decoded = parseJson(text);
+      if (decoded === INVALID) return this.onError('invalid_json', 'body is not JSON');
+    } else if (MSGPACK_TYPES.has(type)) {
+      try {
+        decoded = decodeMsgpack(typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload);
+      } catch {
+        return this.onError('invalid_msgpack', 'body is not msgpack');
+      }
+    } else {
+      return this.onError('unsupported_content_type', `content type ${type.slice(0, 60)}`);
+    }
+    this.emitEvents(decoded);
+  }
+
+  private emitEvents(decoded: unknown): void {
+    if (Array.isArray(decoded)) {
+      for (let i = 0; i < decoded.length; i++) this.emitOne(decoded[i]);
+    } else {
+      this.emitOne(decoded);
+    }
+  }
+
+  private emitOne(value: unknown): void {
+    const result = normalizeEvent(value);
+    if (typeof result === 'string') this.onError(result, describe(value));
+    else this.onEvent(result);
+  }
+}
+
+const INVALID = Symbol('invalid');
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Python's json emits NaN/Infinity for floats it cannot represent; JSON.parse rejects them.
+    // Rewrite only the bare tokens (never inside strings) to null and try once more, so one odd
+    // float in a batch does not cost the other events in it.
+    if (!/NaN|Infinity/.test(text)) return INVALID;
+    try {
+      return JSON.parse(text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (m) => (m.charCodeAt(0) === 34 ? m : 'null')));
+    } catch {
+      return INVALID;
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null || typeof value !== 'object') return `value of type ${value === null ? 'null' : typeof value}`;
+  const type = (value as Record<string, unknown>)['type'];
+  return typeof type === 'string' ? `event type ${type.slice(0, 60)}` : 'event without type';
+}

@@ -1,0 +1,240 @@
+// Typed Celery events, validated from the loosely typed objects a worker sends.
+// Field sets follow celery/events (dispatcher.py, worker/heartbeat.py, worker/request.py)
+// as documented in shared/celery-wire/PROTOCOL.md §3.
+
+export const TASK_EVENT_TYPES = [
+  'task-sent',
+  'task-received',
+  'task-started',
+  'task-succeeded',
+  'task-failed',
+  'task-retried',
+  'task-rejected',
+  'task-revoked',
+  'task-cancelled',
+] as const;
+export const WORKER_EVENT_TYPES = ['worker-online', 'worker-heartbeat', 'worker-offline'] as const;
+
+export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];
+export type WorkerEventType = (typeof WORKER_EVENT_TYPES)[number];
+export type CeleryEventType = TaskEventType | WorkerEventType;
+
+export interface TaskEvent {
+  readonly kind: 'task';
+  readonly type: TaskEventType;
+  readonly uuid: string;
+  /** Node name of the sender: the worker (`w1@host`), or the client (`gen123@host`) for task-sent. */
+  readonly hostname: string;
+  /** Sender's `time.time()`, epoch seconds. */
+  readonly timestamp: number;
+  readonly clock: number | undefined;
+  readonly name: string | undefined;
+  readonly queue: string | undefined;
+  readonly retries: number | undefined;
+  readonly rootId: string | undefined;
+  readonly parentId: string | undefined;
+  /** ETA as epoch seconds, when the task was scheduled for later. */
+  readonly eta: number | undefined;
+  readonly exception: string | undefined;
+  readonly traceback: string | undefined;
+  readonly runtime: number | undefined;
+  readonly args: string | undefined;
+  readonly kwargs: string | undefined;
+  readonly terminated: boolean | undefined;
+  readonly expired: boolean | undefined;
+  readonly requeue: boolean | undefined;
+}
+
+export interface WorkerEvent {
+  readonly kind: 'worker';
+  readonly type: WorkerEventType;
+  readonly hostname: string;
+  readonly timestamp: number;
+  /** Heartbeat interval in seconds the worker promises (`freq`). */
+  readonly freq: number | undefined;
+  /** Requests executing now; absent on heartbeats sent in reply to a pidbox broadcast. */
+  readonly active: number | undefined;
+  /** Tasks accepted since the worker started. */
+  readonly processed: number | undefined;
+  readonly loadavg: readonly number[] | undefined;
+  readonly swVer: string | undefined;
+}
+
+export type CeleryEvent = TaskEvent | WorkerEvent;
+
+/** Why a message or an event was dropped; each is a label value of the decode-error counter. */
+export type DecodeErrorReason =
+  | 'invalid_envelope'
+  | 'invalid_base64'
+  | 'unsupported_content_type'
+  | 'unsupported_body_encoding'
+  | 'invalid_json'
+  | 'invalid_msgpack'
+  | 'not_an_event'
+  | 'missing_field'
+  | 'wrong_field_type'
+  | 'unknown_event_type'
+  | 'oversized';
+
+export const DECODE_ERROR_REASONS: readonly DecodeErrorReason[] = [
+  'invalid_envelope',
+  'invalid_base64',
+  'unsupported_content_type',
+  'unsupported_body_encoding',
+  'invalid_json',
+  'invalid_msgpack',
+  'not_an_event',
+  'missing_field',
+  'wrong_field_type',
+  'unknown_event_type',
+  'oversized',
+];
+
+const taskTypes = new Set<string>(TASK_EVENT_TYPES);
+const workerTypes = new Set<string>(WORKER_EVENT_TYPES);
+
+// Strings longer than this are cut: Celery caps argsrepr/result at ~1024 characters, so anything
+// far longer is hostile or broken input and must not be kept in memory or in labels.
+const MAX_FIELD_LENGTH = 256;
+const MAX_TEXT_LENGTH = 8192;
+
+type Raw = Record<string, unknown>;
+export type NormalizeResult = CeleryEvent | DecodeErrorReason;
+
+function optString(raw: Raw, key: string, max: number): string | undefined | null {
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') return null;
+  return v.length > max ? v.slice(0, max) : v;
+}
+
+function optNumber(raw: Raw, key: string): number | undefined | null {
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) return null;
+  return v;
+}
+
+function optBool(raw: Raw, key: string): boolean | undefined {
+  const v = raw[key];
+  return typeof v === 'boolean' ? v : undefined;
+}
+
+/** Parses Celery's ISO-8601 `eta` (with offset, or naive meaning UTC) to epoch seconds. */
+export function parseEta(value: unknown): number | undefined {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 64) return undefined;
+  const hasZone = /(?:Z|[+-]\d\d:?\d\d)$/.test(value);
+  const ms = Date.parse(hasZone ? value : `${value}Z`);
+  return Number.isFinite(ms) ? ms / 1000 : undefined;
+}
+
+/**
+ * Validates one decoded event object. Returns the typed event, or the reason it was rejected.
+ * Unknown fields are ignored; fields of the wrong type reject the event rather than being guessed,
+ * because a guessed label is a lie on a dashboard.
+ */
+export function normalizeEvent(value: unknown): NormalizeResult {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not_an_event';
+  const raw = value as Raw;
+  const type = raw['type'];
+  if (typeof type !== 'string') return type === undefined ? 'missing_field' : 'wrong_field_type';
+  const hostname = raw['hostname'];
+  if (hostname === undefined || hostname === null) return 'missing_field';
+  if (typeof hostname !== 'string' || hostname.length === 0) return 'wrong_field_type';
+  const timestamp = raw['timestamp'];
+  if (timestamp === undefined || timestamp === null) return 'missing_field';
+  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) return 'wrong_field_type';
+  const host = hostname.length > MAX_FIELD_LENGTH ? hostname.slice(0, MAX_FIELD_LENGTH) : hostname;
+
+  if (taskTypes.has(type)) return normalizeTaskEvent(raw, type as TaskEventType, host, timestamp);
+  if (workerTypes.has(type)) return normalizeWorkerEvent(raw, type as WorkerEventType, host, timestamp);
+  return 'unknown_event_type';
+}
+
+function normalizeTaskEvent(raw: Raw, type: TaskEventType, hostname: string, timestamp: number): NormalizeResult {
+  const uuid = raw['uuid'];
+  if (uuid === undefined || uuid === null) return 'missing_field';
+  if (typeof uuid !== 'string' || uuid.length === 0 || uuid.length > MAX_FIELD_LENGTH) return 'wrong_field_type';
+  const name = optString(raw, 'name', MAX_FIELD_LENGTH);
+  // task-sent puts the queue in `queue`; `routing_key` is the same under the default direct exchange.
+  const queue = optString(raw, 'queue', MAX_FIELD_LENGTH) ?? optString(raw, 'routing_key', MAX_FIELD_LENGTH);
+  const retries = optNumber(raw, 'retries');
+  const clock = optNumber(raw, 'clock');
+  const runtime = optNumber(raw, 'runtime');
+  const exception = optString(raw, 'exception', MAX_TEXT_LENGTH);
+  const traceback = optString(raw, 'traceback', MAX_TEXT_LENGTH);
+  const rootId = optString(raw, 'root_id', MAX_FIELD_LENGTH);
+  const parentId = optString(raw, 'parent_id', MAX_FIELD_LENGTH);
+  const args = optString(raw, 'args', MAX_TEXT_LENGTH);
+  const kwargs = optString(raw, 'kwargs', MAX_TEXT_LENGTH);
+  if (
+    name === null ||
+    queue === null ||
+    retries === null ||
+    clock === null ||
+    runtime === null ||
+    exception === null ||
+    traceback === null ||
+    rootId === null ||
+    parentId === null
+  ) {
+    return 'wrong_field_type';
+  }
+  return {
+    kind: 'task',
+    type,
+    uuid,
+    hostname,
+    timestamp,
+    clock,
+    name: name === '' ? undefined : name,
+    queue: queue === '' ? undefined : queue,
+    retries,
+    rootId,
+    parentId,
+    eta: parseEta(raw['eta']),
+    exception,
+    traceback,
+    runtime: runtime !== undefined && runtime >= 0 ? runtime : undefined,
+    // args/kwargs are repr strings; anything else (a mistyped field) is simply not kept.
+    args: args ?? undefined,
+    kwargs: kwargs ?? undefined,
+    terminated: optBool(raw, 'terminated'),
+    expired: optBool(raw, 'expired'),
+    requeue: optBool(raw, 'requeue'),
+  };
+}
+
+function normalizeWorkerEvent(raw: Raw, type: WorkerEventType, hostname: string, timestamp: number): NormalizeResult {
+  const freq = optNumber(raw, 'freq');
+  const active = optNumber(raw, 'active');
+  const processed = optNumber(raw, 'processed');
+  const swVer = optString(raw, 'sw_ver', 64);
+  if (freq === null || active === null || processed === null || swVer === null) return 'wrong_field_type';
+  const load = raw['loadavg'];
+  let loadavg: number[] | undefined;
+  if (Array.isArray(load) && load.length <= 3 && load.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    loadavg = load as number[];
+  }
+  return {
+    kind: 'worker',
+    type,
+    hostname,
+    timestamp,
+    freq: freq !== undefined && freq > 0 ? freq : undefined,
+    active,
+    processed,
+    loadavg,
+    swVer,
+  };
+}
+
+/**
+ * The exception class name from Celery's repr string: `ValueError('boom')` -> `ValueError`,
+ * `module.CustomError("x")` -> `module.CustomError`. Anything unparseable becomes `unknown`.
+ */
+export function exceptionClass(repr: string | undefined): string {
+  if (repr === undefined) return 'unknown';
+  const m = /^\s*([A-Za-z_][\w.]{0,127})\s*(?:\(|:|$)/.exec(repr);
+  return m?.[1] ?? 'unknown';
+}

@@ -1,0 +1,224 @@
+import { TASK_EVENT_TYPES, exceptionClass } from '../protocol/events.js';
+import type { CeleryEvent, TaskEvent, TaskEventType } from '../protocol/events.js';
+import type { TaskObserver } from './observer.js';
+import { TaskTable } from './task-table.js';
+import type { TaskRecord, TaskState, TaskTableOptions } from './task-table.js';
+import { WorkerRegistry } from './workers.js';
+import type { WorkerRegistryOptions } from './workers.js';
+
+/** Label value for a task whose name never arrived (its task-received was before we started). */
+export const UNKNOWN_TASK_NAME = 'unknown';
+
+export interface CeleryStateOptions extends TaskTableOptions, WorkerRegistryOptions {
+  /**
+   * Seconds an event for a task of unknown name is held back waiting for the task-received or
+   * task-sent that names it, before it is counted under `unknown`.
+   */
+  readonly pendingGrace: number;
+}
+
+const TYPE_CODE = new Map<TaskEventType, number>(TASK_EVENT_TYPES.map((t, i) => [t, i]));
+// How many (type, timestamp) pairs a task keeps to recognise an event delivered twice.
+const SEEN_LIMIT = 32;
+
+/**
+ * The task and worker state machine. Pure: no I/O and no clock of its own; `now` (epoch seconds,
+ * local clock) is passed in. It applies decoded events to the task table and worker registry and
+ * tells the observer about each transition exactly once.
+ *
+ * Celery gives no delivery-order guarantee (PROTOCOL.md §3 "Ordering is not guaranteed"), so:
+ * an exact duplicate (same uuid, type and sender timestamp) is dropped; an event that needs the
+ * task name before any event carrying it arrived is held for `pendingGrace` seconds; and the
+ * state only moves to an event at least as recent as the one that set it.
+ */
+export class CeleryState {
+  readonly tasks: TaskTable;
+  readonly workers: WorkerRegistry;
+  /** Exact duplicate events dropped. */
+  duplicates = 0;
+  private readonly observer: TaskObserver;
+  private readonly pendingGrace: number;
+  private readonly pending = new Set<TaskRecord>();
+
+  constructor(observer: TaskObserver, options: CeleryStateOptions) {
+    this.observer = observer;
+    this.pendingGrace = options.pendingGrace;
+    this.tasks = new TaskTable(options);
+    this.workers = new WorkerRegistry(options);
+    this.tasks.onEvictUnfinished = (record) => {
+      if (record.pending !== undefined) this.releasePending(record);
+    };
+  }
+
+  apply(event: CeleryEvent, now: number): void {
+    if (event.kind === 'worker') {
+      this.workers.applyWorkerEvent(event, now);
+      return;
+    }
+    const record = this.tasks.getOrCreate(event.uuid, now);
+    if (this.isDuplicate(record, event)) {
+      this.duplicates++;
+      return;
+    }
+    if (event.type !== 'task-sent') this.workers.seen(event.hostname, now);
+
+    const namesTask = event.name !== undefined;
+    if (namesTask && (record.name === undefined || record.name === UNKNOWN_TASK_NAME)) record.name = event.name;
+    if (record.name === undefined) {
+      this.hold(record, event, now);
+      this.tasks.touch(record, now);
+      return;
+    }
+    this.transition(record, event);
+    if (record.pending !== undefined) this.releasePending(record);
+    this.tasks.touch(record, now);
+  }
+
+  /** Housekeeping: release held events past their grace, evict old tasks, forget silent workers. */
+  tick(now: number): void {
+    for (const record of this.pending) {
+      if (now - record.pendingSince >= this.pendingGrace) this.releasePending(record);
+    }
+    this.tasks.evictExpired(now);
+    this.workers.forgetSilent(now);
+  }
+
+  get pendingTasks(): number {
+    return this.pending.size;
+  }
+
+  private isDuplicate(record: TaskRecord, event: TaskEvent): boolean {
+    const code = TYPE_CODE.get(event.type) ?? -1;
+    const seen = record.seen;
+    for (let i = 0; i < seen.length; i += 2) {
+      if (seen[i] === code && seen[i + 1] === event.timestamp) return true;
+    }
+    if (seen.length >= SEEN_LIMIT) seen.splice(0, 2);
+    seen.push(code, event.timestamp);
+    return false;
+  }
+
+  private hold(record: TaskRecord, event: TaskEvent, now: number): void {
+    if (record.pending === undefined) {
+      record.pending = [];
+      record.pendingSince = now;
+      this.pending.add(record);
+    }
+    record.pending.push(event);
+  }
+
+  private releasePending(record: TaskRecord): void {
+    const held = record.pending ?? [];
+    record.pending = undefined;
+    this.pending.delete(record);
+    if (record.name === undefined) record.name = UNKNOWN_TASK_NAME;
+    held.sort((a, b) => a.timestamp - b.timestamp);
+    for (const event of held) this.transition(record, event);
+  }
+
+  private transition(task: TaskRecord, event: TaskEvent): void {
+    const ts = event.timestamp;
+    const o = this.observer;
+    switch (event.type) {
+      case 'task-sent':
+        task.sentAt = ts;
+        if (event.queue !== undefined) task.queue = event.queue;
+        this.noteLineage(task, event);
+        if (task.state === undefined) this.setState(task, 'PENDING', ts);
+        o.taskSent(task, event);
+        return;
+      case 'task-received':
+        task.receivedAt = ts;
+        task.worker = event.hostname;
+        if (event.queue !== undefined) task.queue = event.queue;
+        this.noteLineage(task, event);
+        this.setState(task, 'RECEIVED', ts);
+        o.taskReceived(task, event);
+        return;
+      case 'task-started': {
+        const wait = this.queueWait(task, ts);
+        task.attempts++;
+        task.startedAt = ts;
+        task.worker = event.hostname;
+        this.setState(task, 'STARTED', ts);
+        o.taskStarted(task, event, wait);
+        return;
+      }
+      case 'task-succeeded': {
+        const runtime = event.runtime ?? this.attemptRuntime(task, ts);
+        task.worker = event.hostname;
+        this.setState(task, 'SUCCESS', ts);
+        o.taskSucceeded(task, event, runtime);
+        return;
+      }
+      case 'task-failed': {
+        const runtime = this.attemptRuntime(task, ts);
+        task.worker = event.hostname;
+        this.setState(task, 'FAILURE', ts);
+        o.taskFailed(task, event, exceptionClass(event.exception), runtime);
+        return;
+      }
+      case 'task-retried': {
+        const runtime = this.attemptRuntime(task, ts);
+        task.retriedAt = ts;
+        this.setState(task, 'RETRY', ts);
+        o.taskRetried(task, event, exceptionClass(event.exception), runtime);
+        return;
+      }
+      case 'task-rejected':
+        // Reject(requeue=True) puts the message back: the task is not finished.
+        this.setState(task, event.requeue === true ? 'PENDING' : 'REJECTED', ts);
+        o.taskRejected(task, event);
+        return;
+      case 'task-revoked':
+        this.setState(task, 'REVOKED', ts);
+        o.taskRevoked(task, event);
+        return;
+      case 'task-cancelled':
+        // Celery 5.1+: cancelled on connection loss; the message is redelivered.
+        this.setState(task, 'PENDING', ts);
+        o.taskCancelled(task, event);
+        return;
+    }
+  }
+
+  private noteLineage(task: TaskRecord, event: TaskEvent): void {
+    if (event.retries !== undefined && event.retries > task.retries) task.retries = event.retries;
+    if (event.rootId !== undefined) task.rootId = event.rootId;
+    if (event.parentId !== undefined && event.parentId !== task.uuid) task.parentId = event.parentId;
+    if (event.eta !== undefined) task.eta = event.eta;
+  }
+
+  private setState(task: TaskRecord, state: TaskState, timestamp: number): void {
+    if (timestamp < task.stateTimestamp) return;
+    task.state = state;
+    task.stateTimestamp = timestamp;
+  }
+
+  /**
+   * Seconds from when this attempt was queued to when it started. The attempt's task-sent (or,
+   * without sent events, its task-received) is the one after the previous attempt started; a
+   * retry's task-sent is published before its task-retried, so the retry time cannot be used.
+   * With an ETA the wait counts from the ETA: time before it is scheduled, not waiting.
+   */
+  private queueWait(task: TaskRecord, startedAt: number): number | undefined {
+    const previousStart = task.startedAt ?? -Infinity;
+    const sent = task.sentAt !== undefined && task.sentAt >= previousStart ? task.sentAt : undefined;
+    const received = task.receivedAt !== undefined && task.receivedAt >= previousStart ? task.receivedAt : undefined;
+    let queuedAt = sent ?? received;
+    if (queuedAt === undefined) return undefined;
+    if (task.eta !== undefined && task.eta > queuedAt && task.eta >= previousStart) queuedAt = task.eta;
+    const wait = startedAt - queuedAt;
+    if (wait >= 0) return wait;
+    // Client and worker clocks differ: fall back to the worker's own receive time.
+    if (received !== undefined && startedAt - received >= 0) return startedAt - received;
+    return undefined;
+  }
+
+  private attemptRuntime(task: TaskRecord, endedAt: number): number | undefined {
+    if (task.startedAt === undefined) return undefined;
+    if (task.retriedAt !== undefined && task.startedAt < task.retriedAt) return undefined;
+    const runtime = endedAt - task.startedAt;
+    return runtime >= 0 ? runtime : undefined;
+  }
+}

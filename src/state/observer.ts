@@ -1,0 +1,37 @@
+import type { TaskEvent } from '../protocol/events.js';
+import type { TaskRecord } from './task-table.js';
+
+/**
+ * What the state machine tells its sinks. Each method is called once per event that made the
+ * transition, after the record was updated, with the record as it stands then. Sinks must not
+ * mutate the record.
+ */
+export interface TaskObserver {
+  taskSent(task: TaskRecord, event: TaskEvent): void;
+  taskReceived(task: TaskRecord, event: TaskEvent): void;
+  /** `queueWait`: seconds from when it was queued (or its ETA) to now, when known. */
+  taskStarted(task: TaskRecord, event: TaskEvent, queueWait: number | undefined): void;
+  /** `runtime`: seconds of this attempt, when known. */
+  taskSucceeded(task: TaskRecord, event: TaskEvent, runtime: number | undefined): void;
+  taskFailed(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void;
+  taskRetried(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void;
+  taskRejected(task: TaskRecord, event: TaskEvent): void;
+  taskRevoked(task: TaskRecord, event: TaskEvent): void;
+  taskCancelled(task: TaskRecord, event: TaskEvent): void;
+}
+
+/** Fans one stream of transitions out to several observers. */
+export function combineObservers(observers: readonly TaskObserver[]): TaskObserver {
+  if (observers.length === 1 && observers[0] !== undefined) return observers[0];
+  return {
+    taskSent: (t, e) => observers.forEach((o) => o.taskSent(t, e)),
+    taskReceived: (t, e) => observers.forEach((o) => o.taskReceived(t, e)),
+    taskStarted: (t, e, w) => observers.forEach((o) => o.taskStarted(t, e, w)),
+    taskSucceeded: (t, e, r) => observers.forEach((o) => o.taskSucceeded(t, e, r)),
+    taskFailed: (t, e, x, r) => observers.forEach((o) => o.taskFailed(t, e, x, r)),
+    taskRetried: (t, e, x, r) => observers.forEach((o) => o.taskRetried(t, e, x, r)),
+    taskRejected: (t, e) => observers.forEach((o) => o.taskRejected(t, e)),
+    taskRevoked: (t, e) => observers.forEach((o) => o.taskRevoked(t, e)),
+    taskCancelled: (t, e) => observers.forEach((o) => o.taskCancelled(t, e)),
+  };
+}

@@ -1,0 +1,157 @@
+import type { TaskEvent } from '../protocol/events.js';
+
+export type TaskState =
+  | 'PENDING'
+  | 'RECEIVED'
+  | 'STARTED'
+  | 'RETRY'
+  | 'SUCCESS'
+  | 'FAILURE'
+  | 'REJECTED'
+  | 'REVOKED'
+  | 'LOST';
+
+export const FINAL_STATES: ReadonlySet<TaskState> = new Set(['SUCCESS', 'FAILURE', 'REJECTED', 'REVOKED', 'LOST']);
+
+/** What the daemon remembers of one task id. Mutable: the state machine owns it. */
+export interface TaskRecord {
+  readonly uuid: string;
+  name: string | undefined;
+  queue: string | undefined;
+  /** Worker that last received or ran it. */
+  worker: string | undefined;
+  state: TaskState | undefined;
+  /** Sender timestamp of the event that set `state`, to ignore older events arriving late. */
+  stateTimestamp: number;
+  sentAt: number | undefined;
+  receivedAt: number | undefined;
+  startedAt: number | undefined;
+  /** Timestamp of the last task-retried: events before it belong to an earlier attempt. */
+  retriedAt: number | undefined;
+  eta: number | undefined;
+  retries: number;
+  /** task-started events seen: one per attempt, more if the broker redelivered it. */
+  attempts: number;
+  rootId: string | undefined;
+  parentId: string | undefined;
+  /** Local clock (epoch seconds) of the last event, for age-based eviction. */
+  touchedAt: number;
+  /** Type code and timestamp of each event applied, to drop exact duplicates. */
+  seen: number[];
+  /** Events held back until an event carrying the task name arrives (out-of-order delivery). */
+  pending: TaskEvent[] | undefined;
+  pendingSince: number;
+}
+
+export interface TaskTableOptions {
+  /** Hard cap on remembered tasks; finished ones are evicted first. */
+  readonly maxTasks: number;
+  /** Seconds an unfinished task is remembered after its last event. */
+  readonly unfinishedTtl: number;
+  /** Seconds a finished task is remembered (to recognise duplicates and late events). */
+  readonly finishedTtl: number;
+}
+
+export type EvictionReason = 'capacity' | 'age';
+
+/**
+ * Bounded memory of tasks, so that task-started/succeeded/failed events, which carry only a uuid,
+ * can be labelled with the name and queue seen earlier.
+ *
+ * Two insertion-ordered maps act as LRU lists: `touch` moves a record to the back, so the front of
+ * each map is always its least recently updated task and eviction never scans. Finished tasks live
+ * in their own map and go first under pressure, so a flood of short tasks cannot push a long
+ * running one out of memory.
+ */
+export class TaskTable {
+  private readonly unfinished = new Map<string, TaskRecord>();
+  private readonly finished = new Map<string, TaskRecord>();
+  private readonly options: TaskTableOptions;
+  evictions: Record<EvictionReason, number> = { capacity: 0, age: 0 };
+  /** Called for every unfinished task evicted, so detectors and spans can close it. */
+  onEvictUnfinished: ((record: TaskRecord, reason: EvictionReason) => void) | undefined;
+
+  constructor(options: TaskTableOptions) {
+    this.options = options;
+  }
+
+  get size(): number {
+    return this.unfinished.size + this.finished.size;
+  }
+
+  get unfinishedCount(): number {
+    return this.unfinished.size;
+  }
+
+  get(uuid: string): TaskRecord | undefined {
+    return this.unfinished.get(uuid) ?? this.finished.get(uuid);
+  }
+
+  getOrCreate(uuid: string, now: number): TaskRecord {
+    const existing = this.get(uuid);
+    if (existing !== undefined) return existing;
+    const record: TaskRecord = {
+      uuid,
+      name: undefined,
+      queue: undefined,
+      worker: undefined,
+      state: undefined,
+      stateTimestamp: -Infinity,
+      sentAt: undefined,
+      receivedAt: undefined,
+      startedAt: undefined,
+      retriedAt: undefined,
+      eta: undefined,
+      retries: 0,
+      attempts: 0,
+      rootId: undefined,
+      parentId: undefined,
+      touchedAt: now,
+      seen: [],
+      pending: undefined,
+      pendingSince: 0,
+    };
+    this.unfinished.set(uuid, record);
+    if (this.size > this.options.maxTasks) this.evictForCapacity();
+    return record;
+  }
+
+  /** Marks a record as just updated, moving it between maps if its state became (un)finished. */
+  touch(record: TaskRecord, now: number): void {
+    record.touchedAt = now;
+    const isFinal = record.state !== undefined && FINAL_STATES.has(record.state);
+    const from = isFinal ? this.unfinished : this.finished;
+    const to = isFinal ? this.finished : this.unfinished;
+    from.delete(record.uuid);
+    to.delete(record.uuid);
+    to.set(record.uuid, record);
+  }
+
+  /** Unfinished tasks, oldest update first. */
+  unfinishedTasks(): IterableIterator<TaskRecord> {
+    return this.unfinished.values();
+  }
+
+  evictExpired(now: number): void {
+    this.evictOlderThan(this.finished, now - this.options.finishedTtl, false);
+    this.evictOlderThan(this.unfinished, now - this.options.unfinishedTtl, true);
+  }
+
+  private evictOlderThan(map: Map<string, TaskRecord>, cutoff: number, unfinished: boolean): void {
+    for (const record of map.values()) {
+      if (record.touchedAt > cutoff) break;
+      map.delete(record.uuid);
+      this.evictions.age++;
+      if (unfinished) this.onEvictUnfinished?.(record, 'age');
+    }
+  }
+
+  private evictForCapacity(): void {
+    const victimMap = this.finished.size > 0 ? this.finished : this.unfinished;
+    const victim = victimMap.values().next().value;
+    if (victim === undefined) return;
+    victimMap.delete(victim.uuid);
+    this.evictions.capacity++;
+    if (victimMap === this.unfinished) this.onEvictUnfinished?.(victim, 'capacity');
+  }
+}

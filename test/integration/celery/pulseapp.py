@@ -1,0 +1,80 @@
+"""The Celery application the integration tests and the demo run against.
+
+Every task has a known outcome so tests can assert exact counts. Broker and transport
+options come from the environment so one app serves Redis and RabbitMQ.
+"""
+import os
+import random
+import time
+
+from celery import Celery
+from celery.exceptions import Reject
+
+app = Celery('pulseapp', broker=os.environ.get('PULSE_BROKER', 'redis://127.0.0.1:6379/0'), backend=None)
+
+transport_options = {}
+if os.environ.get('PULSE_KEYPREFIX'):
+    transport_options['global_keyprefix'] = os.environ['PULSE_KEYPREFIX']
+if os.environ.get('PULSE_VISIBILITY_TIMEOUT'):
+    transport_options['visibility_timeout'] = int(os.environ['PULSE_VISIBILITY_TIMEOUT'])
+
+app.conf.update(
+    broker_transport_options=transport_options,
+    worker_send_task_events=os.environ.get('PULSE_TASK_EVENTS', '1') == '1',
+    task_send_sent_event=os.environ.get('PULSE_SENT_EVENTS', '1') == '1',
+    task_default_queue=os.environ.get('PULSE_DEFAULT_QUEUE', 'celery'),
+    worker_prefetch_multiplier=int(os.environ.get('PULSE_PREFETCH', '4')),
+    task_acks_late=os.environ.get('PULSE_ACKS_LATE', '0') == '1',
+    broker_connection_retry_on_startup=True,
+    timezone='UTC',
+)
+
+
+@app.task(name='pulse.ok')
+def ok(x=1, y=2):
+    return x + y
+
+
+@app.task(name='pulse.fail_value')
+def fail_value(msg='boom'):
+    raise ValueError(msg)
+
+
+@app.task(name='pulse.fail_key')
+def fail_key():
+    return {}['missing']
+
+
+@app.task(name='pulse.flaky_retry', bind=True, max_retries=10)
+def flaky_retry(self, failures=2):
+    """Fails `failures` times with ConnectionError, retrying, then succeeds."""
+    if self.request.retries < failures:
+        raise self.retry(exc=ConnectionError('flaky upstream'), countdown=0.2)
+    return 'ok after %d retries' % self.request.retries
+
+
+@app.task(name='pulse.flaky', bind=True, max_retries=5)
+def flaky(self, failure_rate=0.7):
+    """The demo's flaky task: fails 70% of the time and retries."""
+    time.sleep(random.uniform(0.05, 0.5))
+    if random.random() < failure_rate:
+        raise self.retry(exc=TimeoutError('upstream timed out'), countdown=1)
+    return 'done'
+
+
+@app.task(name='pulse.reject', acks_late=True)
+def reject():
+    raise Reject('rejected on purpose', requeue=False)
+
+
+@app.task(name='pulse.sleep')
+def sleep(seconds=1.0):
+    time.sleep(seconds)
+    return seconds
+
+
+@app.task(name='pulse.parent', bind=True)
+def parent(self, children=2):
+    for i in range(children):
+        ok.delay(i, 1)
+    return children

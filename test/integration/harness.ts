@@ -1,0 +1,240 @@
+// Real parts for integration tests: redis-server, Celery workers (Debian's python3-celery) and the
+// built daemon, each started on loopback on a free port and stopped by the test that started it.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CELERY_DIR = join(ROOT, 'test', 'integration', 'celery');
+/** Debian's interpreter, which has python3-celery; a pyenv `python3` on PATH would not. */
+export const PYTHON = process.env['CELERY_PULSE_TEST_PYTHON'] ?? '/usr/bin/python3';
+export const DAEMON = join(ROOT, 'dist', 'cli.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+/** A child process whose output is kept for assertions and for the failure message. */
+export class Proc {
+  readonly child: ChildProcess;
+  output = '';
+  exited: Promise<number | null>;
+
+  constructor(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+    this.child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.child.kill(sig);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (!this.running) return;
+    this.child.kill('SIGTERM');
+    const done = await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)]);
+    if (!done) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+}
+
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  readonly proc: Proc;
+  cli(...args: string[]): string;
+  stop(): Promise<void>;
+}
+
+export async function startRedis(extraArgs: string[] = [], port?: number): Promise<RedisServer> {
+  const p = port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-redis-'));
+  const proc = new Proc('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs]);
+  const cli = (...args: string[]): string => {
+    const r = spawnSync('redis-cli', ['-p', String(p), ...args], { encoding: 'utf8' });
+    return r.stdout.trim();
+  };
+  await waitFor('redis-server to answer PING', () => cli('PING') === 'PONG', 10_000);
+  return {
+    port: p,
+    url: `redis://127.0.0.1:${p}/0`,
+    proc,
+    cli,
+    async stop() {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface WorkerOptions {
+  readonly broker: string;
+  /** Celery node name, e.g. `w1@%h`. */
+  readonly name: string;
+  readonly concurrency?: number;
+  readonly pool?: 'prefork' | 'solo' | 'threads';
+  /** Send task events (-E). */
+  readonly events?: boolean;
+  readonly queues?: string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly extraArgs?: string[];
+}
+
+export interface CeleryWorker {
+  readonly proc: Proc;
+  /** The node name as Celery reports it in events. */
+  readonly hostname: string;
+  stop(): Promise<void>;
+}
+
+/** The node name Celery builds from `name@%h`: %h is socket.gethostname(). */
+export function celeryHostname(name: string): string {
+  const host = spawnSync(PYTHON, ['-c', 'import socket; print(socket.gethostname())'], { encoding: 'utf8' }).stdout.trim();
+  return name.replace('%h', host);
+}
+
+export async function startWorker(options: WorkerOptions): Promise<CeleryWorker> {
+  const args = [
+    '-m', 'celery', '-A', 'pulseapp', 'worker',
+    '-n', options.name,
+    '-P', options.pool ?? 'prefork',
+    '-c', String(options.concurrency ?? 2),
+    '--without-mingle', '--without-gossip',
+    '-l', 'INFO',
+    ...(options.events === false ? [] : ['-E']),
+    ...(options.queues ? ['-Q', options.queues.join(',')] : []),
+    ...(options.extraArgs ?? []),
+  ];
+  const proc = new Proc(PYTHON, args, {
+    cwd: CELERY_DIR,
+    env: { PULSE_BROKER: options.broker, PULSE_TASK_EVENTS: options.events === false ? '0' : '1', PYTHONUNBUFFERED: '1', ...options.env },
+  });
+  await waitFor(`celery worker ${options.name} to be ready`, () => {
+    if (!proc.running) throw new Error(`worker exited:\n${proc.output}`);
+    return /\bready\.?/.test(proc.output);
+  }, 30_000);
+  return {
+    proc,
+    hostname: celeryHostname(options.name),
+    // Warm shutdown; a worker stuck in a task gets SIGKILL after the grace time.
+    stop: () => proc.stop(15_000),
+  };
+}
+
+/** Runs test/integration/celery/workload.py NAME and returns the task ids it printed. */
+export async function runWorkload(broker: string, name: string, env: NodeJS.ProcessEnv = {}): Promise<Record<string, string[]>> {
+  const proc = new Proc(PYTHON, [join(CELERY_DIR, 'workload.py'), name], { cwd: CELERY_DIR, env: { PULSE_BROKER: broker, ...env } });
+  const code = await proc.exited;
+  if (code !== 0) throw new Error(`workload ${name} failed (${code}):\n${proc.output}`);
+  const lastLine = proc.output.trim().split('\n').pop() ?? '{}';
+  return JSON.parse(lastLine) as Record<string, string[]>;
+}
+
+export interface DaemonProc {
+  readonly proc: Proc;
+  readonly port: number;
+  readonly base: string;
+  scrape(accept?: string): Promise<string>;
+  metrics(): Promise<Metrics>;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}, options: { waitReady?: boolean } = {}): Promise<DaemonProc> {
+  const port = await freePort();
+  const proc = new Proc(process.execPath, [DAEMON, '--listen-address', `127.0.0.1:${port}`, ...args], { env });
+  const base = `http://127.0.0.1:${port}`;
+  const path = options.waitReady === false ? '/healthz' : '/readyz';
+  await waitFor(`daemon ${path}`, async () => {
+    if (!proc.running) throw new Error(`daemon exited:\n${proc.output}`);
+    const res = await fetch(base + path);
+    return res.status === 200;
+  }, 20_000);
+  const scrape = async (accept?: string): Promise<string> => {
+    const res = await fetch(`${base}/metrics`, { headers: accept ? { accept } : {} });
+    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+    return res.text();
+  };
+  return {
+    proc,
+    port,
+    base,
+    scrape,
+    metrics: async () => parseMetrics(await scrape()),
+    stop: () => proc.stop(),
+  };
+}
+
+/** Parsed Prometheus text: `value(name, labels)` sums every series of `name` matching `labels`. */
+export class Metrics {
+  constructor(readonly series: { name: string; labels: Record<string, string>; value: number }[]) {}
+
+  value(name: string, labels: Record<string, string> = {}): number {
+    let sum = 0;
+    for (const s of this.series) {
+      if (s.name !== name) continue;
+      if (Object.entries(labels).every(([k, v]) => s.labels[k] === v)) sum += s.value;
+    }
+    return sum;
+  }
+
+  find(name: string, labels: Record<string, string> = {}): { labels: Record<string, string>; value: number }[] {
+    return this.series.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  }
+}
+
+export function parseMetrics(text: string): Metrics {
+  const series: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    const re = /(\w+)="((?:[^"\\]|\\.)*)"/g;
+    let lm: RegExpExecArray | null;
+    while ((lm = re.exec(m[2] ?? '')) !== null) labels[lm[1]!] = lm[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+    series.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return new Metrics(series);
+}
