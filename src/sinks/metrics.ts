@@ -1,9 +1,10 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OpenMetricsContentType } from 'prom-client';
 import type { DecodeErrorReason, TaskEvent } from '../protocol/events.js';
 import type { TaskObserver } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { CeleryState } from '../state/machine.js';
+import { defineScrapeTimeMetrics } from './scrape-metrics.js';
 
 export interface MetricsOptions {
   readonly runtimeBuckets: readonly number[];
@@ -100,7 +101,7 @@ export class CeleryMetrics {
       labelNames: ['reason', ...b],
       registers,
     });
-    this.defineCollected(b);
+    defineScrapeTimeMetrics(this.registry, this.brokers, options);
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -112,126 +113,6 @@ export class CeleryMetrics {
   /** Adds a broker's state and connection to what is read at scrape time. */
   watchBroker(status: BrokerStatus): void {
     this.brokers.push(status);
-  }
-
-  // Series computed at scrape time from the state, never on the event path.
-  private defineCollected(b: string[]): void {
-    const brokers = this.brokers;
-    const registers = [this.registry];
-    const withBroker = (s: BrokerStatus, labels: Labels): Labels => (this.options.brokerLabel ? { ...labels, broker: s.name } : labels);
-    const now = (): number => Date.now() / 1000;
-    new Gauge({
-      name: 'celery_worker_up',
-      help: '1 while the worker sends heartbeats, 0 once they stop (missed --worker-timeout-heartbeats intervals) or it went offline.',
-      labelNames: ['hostname', ...b],
-      registers,
-      collect() {
-        this.reset();
-        const t = now();
-        for (const s of brokers) for (const w of s.state.workers.values()) this.set(withBroker(s, { hostname: w.hostname }), s.state.workers.isUp(w, t) ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'celery_worker_tasks_active',
-      help: 'Tasks the worker reports executing now (from its heartbeats).',
-      labelNames: ['hostname', ...b],
-      registers,
-      collect() {
-        this.reset();
-        const t = now();
-        for (const s of brokers) for (const w of s.state.workers.values()) this.set(withBroker(s, { hostname: w.hostname }), s.state.workers.isUp(w, t) ? w.active : 0);
-      },
-    });
-    new Gauge({
-      name: 'celery_worker_last_heartbeat_timestamp_seconds',
-      help: "Worker's own timestamp of its last heartbeat, in Unix seconds.",
-      labelNames: ['hostname', ...b],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of brokers) {
-          for (const w of s.state.workers.values()) {
-            if (w.lastHeartbeatTimestamp !== undefined) this.set(withBroker(s, { hostname: w.hostname }), w.lastHeartbeatTimestamp);
-          }
-        }
-      },
-    });
-    new Gauge({
-      name: 'celery_pulse_broker_up',
-      help: '1 while the event source is connected and subscribed to the broker, else 0.',
-      labelNames: b,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of brokers) this.set(withBroker(s, {}), s.connected() ? 1 : 0);
-      },
-    });
-    new Counter({
-      name: 'celery_pulse_broker_reconnects_total',
-      help: 'Times the event source has reconnected to the broker since start.',
-      labelNames: b,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of brokers) this.inc(withBroker(s, {}), s.reconnects());
-      },
-    });
-    new Gauge({
-      name: 'celery_pulse_tracked_tasks',
-      help: 'Task ids held in memory (bounded by --max-tracked-tasks).',
-      labelNames: ['state', ...b],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of brokers) {
-          this.set(withBroker(s, { state: 'unfinished' }), s.state.tasks.unfinishedCount);
-          this.set(withBroker(s, { state: 'finished' }), s.state.tasks.size - s.state.tasks.unfinishedCount);
-        }
-      },
-    });
-    new Counter({
-      name: 'celery_pulse_task_evictions_total',
-      help: 'Task ids forgotten to keep memory bounded, by reason (capacity or age).',
-      labelNames: ['reason', ...b],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of brokers) {
-          this.inc(withBroker(s, { reason: 'capacity' }), s.state.tasks.evictions.capacity);
-          this.inc(withBroker(s, { reason: 'age' }), s.state.tasks.evictions.age);
-        }
-      },
-    });
-    new Counter({
-      name: 'celery_pulse_duplicate_events_total',
-      help: 'Events delivered more than once (same task, type and timestamp) and counted once.',
-      labelNames: b,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of brokers) this.inc(withBroker(s, {}), s.state.duplicates);
-      },
-    });
-    new Gauge({
-      name: 'celery_pulse_workers_tracked',
-      help: 'Workers held in memory.',
-      labelNames: b,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of brokers) this.set(withBroker(s, {}), s.state.workers.size);
-      },
-    });
-    const version = this.options.version;
-    new Gauge({
-      name: 'celery_pulse_build_info',
-      help: 'Version of celery-pulse and of the Node.js runtime; always 1.',
-      labelNames: ['version', 'nodejs'],
-      registers,
-      collect() {
-        this.set({ version, nodejs: process.versions.node }, 1);
-      },
-    });
   }
 }
 
@@ -323,6 +204,10 @@ export class BrokerMetrics implements TaskObserver {
 
   taskCancelled(): void {
     // No counter of its own in celery-exporter's set; the redelivered attempt is counted when it starts.
+  }
+
+  taskLost(): void {
+    // Counted by the lost-task detector.
   }
 
   private queueOf(task: TaskRecord): string {

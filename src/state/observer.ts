@@ -18,7 +18,15 @@ export interface TaskObserver {
   taskRejected(task: TaskRecord, event: TaskEvent): void;
   taskRevoked(task: TaskRecord, event: TaskEvent): void;
   taskCancelled(task: TaskRecord, event: TaskEvent): void;
+  /**
+   * The task will get no final event: its worker went down while it was received or running
+   * (`worker-lost`), or it was forgotten unfinished to bound memory (`evicted`). Emitted by the
+   * state machine's housekeeping (`tick`), with no event.
+   */
+  taskLost(task: TaskRecord, reason: LostReason, now: number): void;
 }
+
+export type LostReason = 'worker-lost' | 'evicted';
 
 /** Fans one stream of transitions out to several observers. */
 export function combineObservers(observers: readonly TaskObserver[]): TaskObserver {
@@ -33,5 +41,6 @@ export function combineObservers(observers: readonly TaskObserver[]): TaskObserv
     taskRejected: (t, e) => observers.forEach((o) => o.taskRejected(t, e)),
     taskRevoked: (t, e) => observers.forEach((o) => o.taskRevoked(t, e)),
     taskCancelled: (t, e) => observers.forEach((o) => o.taskCancelled(t, e)),
+    taskLost: (t, r, n) => observers.forEach((o) => o.taskLost(t, r, n)),
   };
 }

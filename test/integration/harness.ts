@@ -12,7 +12,8 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CELERY_DIR = join(ROOT, 'test', 'integration', 'celery');
 /** Debian's interpreter, which has python3-celery; a pyenv `python3` on PATH would not. */
 export const PYTHON = process.env['CELERY_PULSE_TEST_PYTHON'] ?? '/usr/bin/python3';
-export const DAEMON = join(ROOT, 'dist', 'cli.js');
+/** The built daemon; CELERY_PULSE_DAEMON points tests at another build (each developer's own outDir). */
+export const DAEMON = process.env['CELERY_PULSE_DAEMON'] ?? join(ROOT, 'dist', 'cli.js');
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
