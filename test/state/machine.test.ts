@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import type { TaskEvent, WorkerEvent } from '../../src/protocol/events.js';
+import { CeleryState, UNKNOWN_TASK_NAME } from '../../src/state/machine.js';
+import type { CeleryStateOptions } from '../../src/state/machine.js';
+import type { TaskObserver } from '../../src/state/observer.js';
+import type { TaskRecord } from '../../src/state/task-table.js';
+
+type Call = { what: string; name: string | undefined; queue: string | undefined; extra?: unknown };
+
+function recorder(): { observer: TaskObserver; calls: Call[] } {
+  const calls: Call[] = [];
+  const rec = (what: string) => (t: TaskRecord, _e: unknown, extra?: unknown, extra2?: unknown) =>
+    calls.push({ what, name: t.name, queue: t.queue, ...(extra2 !== undefined ? { extra: [extra, extra2] } : extra !== undefined ? { extra } : {}) });
+  return {
+    calls,
+    observer: {
+      taskSent: rec('sent'),
+      taskReceived: rec('received'),
+      taskStarted: rec('started'),
+      taskSucceeded: rec('succeeded'),
+      taskFailed: rec('failed'),
+      taskRetried: rec('retried'),
+      taskRejected: rec('rejected'),
+      taskRevoked: rec('revoked'),
+      taskCancelled: rec('cancelled'),
+      taskLost: (t, reason) => calls.push({ what: 'lost', name: t.name, queue: t.queue, extra: reason }),
+    },
+  };
+}
+
+const OPTIONS: CeleryStateOptions = {
+  maxTasks: 1000,
+  unfinishedTtl: 3600,
+  finishedTtl: 600,
+  pendingGrace: 5,
+  heartbeatTimeoutFactor: 2,
+  forgetAfter: 3600,
+};
+
+function task(type: TaskEvent['type'], uuid: string, timestamp: number, extra: Partial<TaskEvent> = {}): TaskEvent {
+  return {
+    kind: 'task', type, uuid, hostname: 'w1@vm', timestamp, clock: undefined, name: undefined, queue: undefined, retries: undefined,
+    rootId: undefined, parentId: undefined, eta: undefined, exception: undefined, traceback: undefined, runtime: undefined,
+    args: undefined, kwargs: undefined, terminated: undefined, expired: undefined, requeue: undefined, ...extra,
+  };
+}
+
+function heartbeat(hostname: string, timestamp: number, extra: Partial<WorkerEvent> = {}): WorkerEvent {
+  return { kind: 'worker', type: 'worker-heartbeat', hostname, timestamp, freq: 2, active: 0, processed: 0, loadavg: undefined, swVer: undefined, ...extra };
+}
+
+describe('CeleryState', () => {
+  it('labels uuid-only events with the name and queue seen earlier', () => {
+    const { observer, calls } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    s.apply(task('task-sent', 'a', 100, { name: 'app.add', queue: 'math', hostname: 'gen1@vm' }), 100);
+    s.apply(task('task-received', 'a', 101, { name: 'app.add' }), 101);
+    s.apply(task('task-started', 'a', 102), 102);
+    s.apply(task('task-succeeded', 'a', 103, { runtime: 0.9 }), 103);
+    expect(calls).toEqual([
+      { what: 'sent', name: 'app.add', queue: 'math' },
+      { what: 'received', name: 'app.add', queue: 'math' },
+      { what: 'started', name: 'app.add', queue: 'math', extra: 2 },
+      { what: 'succeeded', name: 'app.add', queue: 'math', extra: 0.9 },
+    ]);
+    expect(s.tasks.get('a')?.state).toBe('SUCCESS');
+  });
+
+  it('drops an event delivered twice', () => {
+    const { observer, calls } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    const received = task('task-received', 'a', 101, { name: 'app.add' });
+    s.apply(received, 101);
+    s.apply(received, 101);
+    s.apply(task('task-started', 'a', 102), 102);
+    s.apply(task('task-started', 'a', 102), 102);
+    expect(calls.map((c) => c.what)).toEqual(['received', 'started']);
+    expect(s.duplicates).toBe(2);
+  });
+
+  it('holds events that arrive before the task is named, then labels them correctly', () => {
+    const { observer, calls } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    s.apply(task('task-succeeded', 'a', 103, { runtime: 0.5 }), 103);
+    s.apply(task('task-started', 'a', 102), 103);
+    expect(calls).toEqual([]);
+    expect(s.pendingTasks).toBe(1);
+    s.apply(task('task-received', 'a', 101, { name: 'app.add' }), 103.5);
+    expect(calls.map((c) => [c.what, c.name])).toEqual([
+      ['received', 'app.add'],
+      ['started', 'app.add'],
+      ['succeeded', 'app.add'],
+    ]);
+    // The late task-received does not move the finished task back.
+    expect(s.tasks.get('a')?.state).toBe('SUCCESS');
+    expect(s.pendingTasks).toBe(0);
+  });
+
+  it('counts events of a task never named under "unknown" once the grace has passed', () => {
+    const { observer, calls } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    s.apply(task('task-failed', 'x', 50, { exception: "OSError('disk')" }), 50);
+    s.tick(54);
+    expect(calls).toEqual([]);
+    s.tick(55);
+    expect(calls).toEqual([{ what: 'failed', name: UNKNOWN_TASK_NAME, queue: undefined, extra: 'OSError' }]);
+  });
+
+  it('measures queue wait from task-sent, from the ETA when there is one, and per attempt on retries', () => {
+    const { observer, calls } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    s.apply(task('task-sent', 'a', 100, { name: 't', eta: 110 }), 100);
+    s.apply(task('task-received', 'a', 100.5, { name: 't', eta: 110 }), 100.5);
+    s.apply(task('task-started', 'a', 111), 111);
+    // The retry's task-sent is published before its task-retried (PROTOCOL.md §3).
+    s.apply(task('task-sent', 'a', 112, { name: 't', retries: 1, eta: 113 }), 112);
+    s.apply(task('task-retried', 'a', 112.5, { exception: "ConnectionError('x')" }), 112.5);
+    s.apply(task('task-received', 'a', 112.6, { name: 't', retries: 1, eta: 113 }), 112.6);
+    s.apply(task('task-started', 'a', 113.5), 113.5);
+    s.apply(task('task-failed', 'a', 114.5, { exception: "ValueError('y')" }), 114.5);
+    const starts = calls.filter((c) => c.what === 'started').map((c) => c.extra);
+    expect(starts).toEqual([1, 0.5]);
+    expect(calls.find((c) => c.what === 'retried')?.extra).toEqual(['ConnectionError', 1.5]);
+    expect(calls.find((c) => c.what === 'failed')?.extra).toEqual(['ValueError', 1]);
+    expect(s.tasks.get('a')?.attempts).toBe(2);
+    expect(s.tasks.get('a')?.retries).toBe(1);
+  });
+
+  it('falls back to task-received when there are no sent events', () => {
+    const { observer, calls } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    s.apply(task('task-received', 'a', 100, { name: 't' }), 100);
+    s.apply(task('task-started', 'a', 100.25), 100.25);
+    expect(calls[1]?.extra).toBe(0.25);
+  });
+
+  it('keeps a requeued rejection unfinished and a plain one final', () => {
+    const { observer } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    s.apply(task('task-received', 'a', 1, { name: 't' }), 1);
+    s.apply(task('task-rejected', 'a', 2, { requeue: true }), 2);
+    expect(s.tasks.get('a')?.state).toBe('PENDING');
+    s.apply(task('task-received', 'b', 1, { name: 't' }), 1);
+    s.apply(task('task-rejected', 'b', 2, { requeue: false }), 2);
+    expect(s.tasks.get('b')?.state).toBe('REJECTED');
+  });
+});
+
+describe('TaskTable bounds', () => {
+  it('forgets finished tasks first when full, and counts evictions', () => {
+    const { observer } = recorder();
+    const s = new CeleryState(observer, { ...OPTIONS, maxTasks: 3 });
+    s.apply(task('task-received', 'running', 1, { name: 't' }), 1);
+    s.apply(task('task-started', 'running', 2), 2);
+    s.apply(task('task-received', 'done1', 3, { name: 't' }), 3);
+    s.apply(task('task-succeeded', 'done1', 4), 4);
+    s.apply(task('task-received', 'done2', 5, { name: 't' }), 5);
+    s.apply(task('task-succeeded', 'done2', 6), 6);
+    s.apply(task('task-received', 'new', 7, { name: 't' }), 7);
+    expect(s.tasks.size).toBe(3);
+    expect(s.tasks.get('running')).toBeDefined();
+    expect(s.tasks.get('done1')).toBeUndefined();
+    expect(s.tasks.evictions.capacity).toBe(1);
+  });
+
+  it('forgets tasks by age: finished after finishedTtl, unfinished after unfinishedTtl', () => {
+    const { observer } = recorder();
+    const s = new CeleryState(observer, { ...OPTIONS, finishedTtl: 10, unfinishedTtl: 100 });
+    s.apply(task('task-received', 'open', 0, { name: 't' }), 0);
+    s.apply(task('task-received', 'done', 0, { name: 't' }), 0);
+    s.apply(task('task-succeeded', 'done', 1), 1);
+    s.tick(12);
+    expect(s.tasks.get('done')).toBeUndefined();
+    expect(s.tasks.get('open')).toBeDefined();
+    s.tick(101);
+    expect(s.tasks.get('open')).toBeUndefined();
+    expect(s.tasks.evictions.age).toBe(2);
+  });
+});
+
+describe('WorkerRegistry', () => {
+  it('is up while heartbeats arrive within freq x factor, down after, and down at once on worker-offline', () => {
+    const { observer } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    s.apply(heartbeat('w1@vm', 100, { active: 3 }), 100);
+    const w = s.workers.get('w1@vm')!;
+    expect(s.workers.isUp(w, 103.9)).toBe(true);
+    expect(s.workers.isUp(w, 104.1)).toBe(false);
+    expect(w.active).toBe(3);
+    // A heartbeat sent in reply to a pidbox broadcast has no `active`: keep the last known.
+    s.apply(heartbeat('w1@vm', 105, { active: undefined, freq: 5 }), 105);
+    expect(w.active).toBe(3);
+    expect(s.workers.isUp(w, 114)).toBe(true);
+    s.apply({ ...heartbeat('w1@vm', 106), type: 'worker-offline' }, 106);
+    expect(s.workers.isUp(w, 106)).toBe(false);
+  });
+
+  it('forgets a worker silent for longer than forgetAfter', () => {
+    const { observer } = recorder();
+    const s = new CeleryState(observer, { ...OPTIONS, forgetAfter: 60 });
+    s.apply(heartbeat('w1@vm', 0), 0);
+    s.tick(59);
+    expect(s.workers.size).toBe(1);
+    s.tick(61);
+    expect(s.workers.size).toBe(0);
+  });
+});
