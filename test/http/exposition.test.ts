@@ -7,7 +7,8 @@ function registry(): Registry<OpenMetricsContentType> {
   const r = new Registry<OpenMetricsContentType>();
   r.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   const c = new Counter({ name: 'celery_task_failed_total', help: 'Failed "tasks"', labelNames: ['name', 'exception'], registers: [r], enableExemplars: true });
-  c.inc({ labels: { name: 'app.t', exception: 'ValueError' }, value: 2, exemplarLabels: { trace_id: 'abc' } });
+  // prom-client types exemplar labels as the metric's own label names; any names are valid in OpenMetrics.
+  c.inc({ labels: { name: 'app.t', exception: 'ValueError' }, value: 2, exemplarLabels: { trace_id: 'abc' } as unknown as Record<'name', string> });
   const h = new Histogram({ name: 'celery_task_runtime_seconds', help: 'Runtime', labelNames: ['name'], buckets: [1, 5], registers: [r] });
   h.observe({ name: 'a"b\\c' }, 2);
   return r;
