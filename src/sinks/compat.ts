@@ -1,0 +1,102 @@
+import { Histogram } from 'prom-client';
+import type { Counter, OpenMetricsContentType, Registry } from 'prom-client';
+
+/**
+ * --celery-exporter-compat: the series danihodovic/celery-exporter exposes under names or shapes of
+ * its own, so its users' dashboards and celery-mixin alerts keep working unchanged:
+ *
+ * - its histograms have no unit suffix and carry `hostname`: `celery_task_runtime` (task-succeeded
+ *   runtimes only, as it observes them) and `celery_task_queue_wait_time` (next to our
+ *   `celery_task_runtime_seconds` / `celery_task_queue_wait_seconds`, which are per name and queue);
+ * - it creates every outcome counter of a (name, hostname, queue) at 0 as soon as the task is seen,
+ *   including `celery_task_failed_total{exception=""}`, so `succeeded / (succeeded + failed)` has a
+ *   value for a task that never failed. Without it that ratio is empty.
+ *
+ * Everything else (counter names, `celery_worker_up`, `celery_worker_tasks_active`,
+ * `celery_queue_length`, `celery_active_consumer_count`) already has its names and labels.
+ * The choice is made once, at construction: without the flag the event path calls no-op observers.
+ */
+
+export interface Observer {
+  observe(value: number): void;
+}
+
+/** The compat children of one (name, hostname, queue_name) label set. */
+export interface CompatChildren {
+  readonly runtime: Observer;
+  readonly wait: Observer;
+  /** A worker handled a task of this label set: create its outcome counters at 0 (once). */
+  workerSeen(): void;
+}
+
+const NOOP: Observer = { observe: () => undefined };
+export const NO_COMPAT: CompatChildren = { runtime: NOOP, wait: NOOP, workerSeen: () => undefined };
+
+export interface CompatOptions {
+  readonly runtimeBuckets: readonly number[];
+  readonly queueWaitBuckets: readonly number[];
+  readonly brokerLabel: boolean;
+}
+
+/** Counters the exporter creates at 0 for each task label set (all but sent, which clients label). */
+export interface ZeroedCounters {
+  readonly received: Counter<string>;
+  readonly started: Counter<string>;
+  readonly succeeded: Counter<string>;
+  readonly failed: Counter<string>;
+  readonly retried: Counter<string>;
+  readonly rejected: Counter<string>;
+  readonly revoked: Counter<string>;
+}
+
+export class CeleryExporterCompat {
+  private readonly runtime: Histogram<string>;
+  private readonly wait: Histogram<string>;
+
+  constructor(registry: Registry<OpenMetricsContentType>, options: CompatOptions) {
+    const labelNames = ['name', 'hostname', 'queue_name', ...(options.brokerLabel ? ['broker'] : [])];
+    // Our buckets (10 ms to 1 h by default), not the exporter's 5 ms to 10 s: quantile queries work
+    // with any buckets, and a 10 s ceiling hides every slow task.
+    this.runtime = new Histogram({
+      name: 'celery_task_runtime',
+      help: 'celery-exporter compatibility: run time of succeeded tasks, in seconds (see celery_task_runtime_seconds).',
+      labelNames,
+      buckets: [...options.runtimeBuckets],
+      registers: [registry],
+    });
+    this.wait = new Histogram({
+      name: 'celery_task_queue_wait_time',
+      help: 'celery-exporter compatibility: seconds from queued (or the ETA) to started (see celery_task_queue_wait_seconds).',
+      labelNames,
+      buckets: [...options.queueWaitBuckets],
+      registers: [registry],
+    });
+  }
+
+  /**
+   * Called once per new (name, hostname, queue_name) label set, when its counter children are made:
+   * the returned children are kept with them, so the event path does no extra lookup. Counters are
+   * zeroed on the first worker event only: label sets of task-sent carry the client's node name,
+   * one per client process, and must not multiply into every outcome.
+   */
+  childrenFor(labels: Record<string, string>, counters: ZeroedCounters): CompatChildren {
+    let zeroed = false;
+    return {
+      runtime: this.runtime.labels(labels),
+      wait: this.wait.labels(labels),
+      workerSeen: () => {
+        if (zeroed) return;
+        zeroed = true;
+        for (const c of [counters.received, counters.started, counters.succeeded, counters.rejected, counters.revoked]) zero(c, labels);
+        zero(counters.failed, { ...labels, exception: '' });
+        zero(counters.retried, { ...labels, exception: '' });
+      },
+    };
+  }
+}
+
+/** Creates the series at 0. prom-client picks a counter's inc() at construction: with exemplars it takes one object. */
+function zero(counter: Counter<string>, labels: Record<string, string>): void {
+  if ((counter as unknown as { enableExemplars?: boolean }).enableExemplars === true) counter.inc({ labels, value: 0 });
+  else counter.inc(labels, 0);
+}

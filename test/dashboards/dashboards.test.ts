@@ -1,0 +1,154 @@
+// Lint of the Grafana dashboards in dashboards/: in sync with their TypeScript source, and following
+// the ecosystem's conventions (datasource variable, namespace/job variables on every selector,
+// $__rate_interval, units and descriptions everywhere, stable uids), with every query valid PromQL
+// (promtool) over metrics the README documents.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { ROOT } from '../integration/harness.js';
+import { documentedMetrics, isDocumented, loadDashboards, metricNames, substituteVariables } from './dashboard-queries.js';
+
+const dashboards = loadDashboards();
+const panels = (d: (typeof dashboards)[number]) => d.json.panels.filter((p) => p.type !== 'row');
+
+describe('dashboards', () => {
+  it('are the four expected files, in sync with dashboards/src (run npm run dashboards)', () => {
+    expect(readdirSync(join(ROOT, 'dashboards')).filter((f) => f.endsWith('.json')).sort()).toEqual([
+      'celery-pulse-overview.json', 'celery-pulse-queues.json', 'celery-pulse-task.json', 'celery-pulse-workers.json',
+    ]);
+    const r = spawnSync(process.execPath, [join(ROOT, 'dashboards', 'src', 'build.ts'), '--check'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('have stable uids equal to their file names, titles, descriptions and the celery-pulse tag', () => {
+    for (const d of dashboards) {
+      expect(d.json.uid).toBe(d.file.replace(/\.json$/, ''));
+      expect(d.json.uid.length).toBeLessThanOrEqual(40);
+      expect(d.json.title).toMatch(/^Celery Pulse \/ /);
+      expect(d.json.description, d.file).toMatch(/\S/);
+      expect(d.json.tags).toContain('celery-pulse');
+    }
+  });
+
+  it('choose the data source through a `datasource` variable, on every panel and query', () => {
+    for (const d of dashboards) {
+      const ds = d.json.templating.list[0]!;
+      expect(ds).toMatchObject({ name: 'datasource', type: 'datasource', query: 'prometheus' });
+      for (const p of panels(d)) {
+        expect(p.datasource, `${d.file}: ${p.title}`).toEqual({ type: 'prometheus', uid: '${datasource}' });
+        for (const t of p.targets) expect(t.datasource, `${d.file}: ${p.title}`).toEqual({ type: 'prometheus', uid: '${datasource}' });
+      }
+    }
+  });
+
+  it('have namespace and job variables, all query variables defined, used, and "All" matching absent labels', () => {
+    for (const d of dashboards) {
+      const vars = d.json.templating.list.slice(1);
+      const names = vars.map((v) => v.name);
+      expect(names.slice(0, 2), d.file).toEqual(['namespace', 'job']);
+      const exprs = panels(d).flatMap((p) => p.targets.map((t) => t.expr));
+      for (const v of vars) {
+        expect(v.type).toBe('query');
+        if (v.includeAll) expect(v.allValue, `${d.file}: $${v.name}`).toBe('.*');
+        expect(exprs.some((e) => e.includes(`$${v.name}`)), `${d.file}: $${v.name} used`).toBe(true);
+      }
+      for (const e of exprs) {
+        for (const m of e.matchAll(/\$(\w+)/g)) {
+          if (m[1]!.startsWith('__')) continue;
+          expect(names, `${d.file}: $${m[1]} in ${e}`).toContain(m[1]);
+        }
+      }
+      const scope: Record<string, string[]> = {
+        'celery-pulse-overview.json': ['queue_name', 'name'],
+        'celery-pulse-task.json': ['queue_name', 'name'],
+        'celery-pulse-workers.json': ['hostname'],
+        'celery-pulse-queues.json': ['queue_name'],
+      };
+      expect(names.slice(2), d.file).toEqual(scope[d.file]);
+    }
+  });
+
+  it('filter every metric selector by namespace and job', () => {
+    for (const d of dashboards) {
+      for (const p of panels(d)) {
+        for (const t of p.targets) {
+          for (const m of t.expr.matchAll(/\b([a-z_:]+)(\{[^}]*\})?(?=\s*[[)\s]|$)/g)) {
+            if (!/^(celery|process|nodejs)_/.test(m[1]!)) continue;
+            expect(m[2] ?? '', `${d.file}: ${p.title}: ${m[1]}`).toContain('namespace=~"$namespace"');
+            expect(m[2] ?? '', `${d.file}: ${p.title}: ${m[1]}`).toContain('job=~"$job"');
+          }
+        }
+      }
+    }
+  });
+
+  it('use $__rate_interval (or $__range) for every range, never a fixed window', () => {
+    for (const d of dashboards) {
+      for (const p of panels(d)) {
+        for (const t of p.targets) {
+          for (const m of t.expr.matchAll(/\[([^\]]+)\]/g)) expect(['$__rate_interval', '$__range'], `${d.file}: ${p.title}`).toContain(m[1]);
+        }
+      }
+    }
+  });
+
+  it('give every panel a title, a description, a unit and uniquely named queries', () => {
+    for (const d of dashboards) {
+      const ids = d.json.panels.map((p) => p.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const p of panels(d)) {
+        const where = `${d.file}: ${p.title}`;
+        expect(p.title, where).toMatch(/\S/);
+        expect(p.description, where).toMatch(/\S{3}/);
+        expect(p.fieldConfig.defaults.unit, where).toMatch(/\S/);
+        expect(p.targets.length, where).toBeGreaterThan(0);
+        expect(new Set(p.targets.map((t) => t.refId)).size, where).toBe(p.targets.length);
+      }
+    }
+  });
+
+  it('lay panels out inside 24 columns without overlaps', () => {
+    for (const d of dashboards) {
+      const cells = new Set<string>();
+      for (const p of d.json.panels) {
+        const { x, y, w, h } = p.gridPos;
+        expect(x + w, `${d.file}: ${p.title}`).toBeLessThanOrEqual(24);
+        for (let i = x; i < x + w; i++) {
+          for (let j = y; j < y + h; j++) {
+            expect(cells.has(`${i},${j}`), `${d.file}: ${p.title} overlaps at ${i},${j}`).toBe(false);
+            cells.add(`${i},${j}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('query only metrics the README documents', () => {
+    const documented = documentedMetrics();
+    for (const d of dashboards) {
+      for (const p of panels(d)) {
+        for (const t of p.targets) for (const name of metricNames(t.expr)) expect(isDocumented(name, documented), `${d.file}: ${p.title}: ${name}`).toBe(true);
+      }
+    }
+  });
+
+  it('hold only valid PromQL (promtool check rules, with the variables substituted)', () => {
+    const rules = dashboards.flatMap((d) =>
+      panels(d).flatMap((p) => p.targets.map((t, i) => ({ record: `dashboard:check:${d.json.uid.replace(/-/g, '_')}_${p.id}_${i}`, expr: substituteVariables(t.expr, { rateInterval: '1m', range: '1h' }) }))),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'pulse-dash-'));
+    try {
+      const file = join(dir, 'rules.yaml');
+      writeFileSync(file, stringify({ groups: [{ name: 'dashboards', rules }] }));
+      const r = spawnSync(process.env['CELERY_PULSE_PROMTOOL'] ?? 'promtool', ['check', 'rules', file], { encoding: 'utf8' });
+      expect(r.stdout + r.stderr).toContain(`SUCCESS: ${rules.length} rules found`);
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
