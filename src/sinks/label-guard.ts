@@ -1,0 +1,134 @@
+import type { Counter } from 'prom-client';
+
+/** The value a label takes once its family already holds `--max-label-values` distinct values. */
+export const OVERFLOW_LABEL_VALUE = '__overflow__';
+
+/**
+ * Caps the distinct values of each label of one metric family (or of families always labelled
+ * together, such as the six task outcome counters). Values are admitted first come, first served
+ * and never forgotten: a series, once exported, keeps its labels, so dashboards do not see a task
+ * name move in and out of `__overflow__`. Shared by every broker, so the bound is per family.
+ *
+ * Memory: at most `maxValues` strings per label here, and at most the product of the label caps
+ * in series; in practice one label explodes (a task name with an id in it, a client `gen<pid>`
+ * hostname) and the family gains one `__overflow__` series instead of one per value.
+ */
+export class LabelGuard {
+  private readonly seen: Set<string>[];
+
+  constructor(
+    readonly labelNames: readonly string[],
+    private readonly maxValues: number,
+  ) {
+    this.seen = labelNames.map(() => new Set<string>());
+  }
+
+  /**
+   * Replaces, in place, each value beyond its label's cap with OVERFLOW_LABEL_VALUE. Returns the
+   * indexes replaced, or undefined when none was (the common case allocates nothing).
+   */
+  cap(values: string[]): number[] | undefined {
+    let replaced: number[] | undefined;
+    for (let i = 0; i < this.seen.length; i++) {
+      const set = this.seen[i]!;
+      const v = values[i]!;
+      if (set.has(v)) continue;
+      if (set.size < this.maxValues) {
+        set.add(v);
+        continue;
+      }
+      values[i] = OVERFLOW_LABEL_VALUE;
+      (replaced ??= []).push(i);
+    }
+    return replaced;
+  }
+
+  /** Gives back the slot of a value whose series were all removed (a forgotten worker's hostname). */
+  release(index: number, value: string): void {
+    this.seen[index]?.delete(value);
+  }
+}
+
+/**
+ * The label children of one family (or group of families) for one broker, created on first use
+ * and cached by label values; every new label set passes the family's LabelGuard first.
+ *
+ * Reuse for a new family with runaway-prone labels: create its guard once, shared by brokers
+ * (`metrics.labelGuard(['name', 'queue_name'])` in CeleryMetrics), then per broker
+ * `new BoundedChildren(guard, ([name, queue]) => family.labels({ name, queue_name: queue, ...extra }),
+ * overflowCounter(metrics.labelOverflow, extra))`, and on the event path
+ * `children.get([name, queue], 'family_name').inc()`. Label sets that overflowed are never cached
+ * under their own values, so a flood of distinct values costs a few Set lookups each and no memory.
+ */
+export class BoundedChildren<T> {
+  private readonly cache = new Map<string, T>();
+
+  constructor(
+    private readonly guard: LabelGuard,
+    private readonly create: (values: readonly string[]) => T,
+    private readonly overflow: (metric: string, label: string) => void,
+  ) {}
+
+  /** The child for these label values (in the guard's label order); `metric` names the family counted on overflow. */
+  get(values: string[], metric: string): T {
+    const key = values.join('\u0000');
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    const replaced = this.guard.cap(values);
+    if (replaced === undefined) {
+      const child = this.create(values);
+      this.cache.set(key, child);
+      return child;
+    }
+    for (const i of replaced) this.overflow(metric, this.guard.labelNames[i]!);
+    const cappedKey = values.join('\u0000');
+    let child = this.cache.get(cappedKey);
+    if (child === undefined) {
+      child = this.create(values);
+      this.cache.set(cappedKey, child);
+    }
+    return child;
+  }
+
+  /**
+   * Drops the cached children whose label values match (e.g. a forgotten worker's hostname) and
+   * returns those values, so the caller can remove the series from its families; a later event
+   * with the same values creates a fresh child.
+   */
+  forget(match: (values: readonly string[]) => boolean): string[][] {
+    const dropped: string[][] = [];
+    for (const key of this.cache.keys()) {
+      const values = key.split('\u0000');
+      if (!match(values)) continue;
+      this.cache.delete(key);
+      dropped.push(values);
+    }
+    // A value no child here uses any more frees its slot in the guard, so worker churn over months
+    // (every pod a new hostname, each forgotten after --worker-forget-after) does not fill the cap
+    // with pods long gone. Only a value that no longer appears at all is released.
+    if (dropped.length > 0) {
+      const live = this.guard.labelNames.map(() => new Set<string>());
+      for (const key of this.cache.keys()) key.split('\u0000').forEach((v, i) => live[i]?.add(v));
+      for (const values of dropped) {
+        values.forEach((v, i) => {
+          if (v !== OVERFLOW_LABEL_VALUE && live[i]?.has(v) !== true) this.guard.release(i, v);
+        });
+      }
+    }
+    return dropped;
+  }
+}
+
+/** Per-broker children of `celery_pulse_label_overflow_total`, cached by (metric, label). */
+export function overflowCounter(family: Counter<string>, extra: Record<string, string>): (metric: string, label: string) => void {
+  const children = new Map<string, Counter.Internal>();
+  return (metric, label) => {
+    const key = `${metric}\u0000${label}`;
+    let c = children.get(key);
+    if (c === undefined) {
+      c = family.labels({ metric, label, ...extra });
+      children.set(key, c);
+    }
+    c.inc();
+  };
+}
