@@ -1,0 +1,45 @@
+import type { LostReason } from '../state/observer.js';
+import type { TaskRecord } from '../state/task-table.js';
+import type { AttemptOutcome, Report } from './findings.js';
+import { IgnoringObserver } from './ignoring-observer.js';
+
+/**
+ * How many attempts each task took before its final outcome, so "succeeded on the fifth try" is
+ * visible next to plain successes. Attempts are Celery's own count, `retries` + 1, as carried by
+ * the last attempt's task-sent/received: redeliveries of one attempt are not attempts (they are
+ * duplicate executions), and the count is right even if earlier attempts were before we started.
+ * Each task is counted once, at its first final outcome, and only if it ever started.
+ */
+export class HiddenRetryDetector extends IgnoringObserver {
+  private readonly counted = new WeakSet<TaskRecord>();
+
+  constructor(private readonly report: Report) {
+    super();
+  }
+
+  override taskSucceeded(task: TaskRecord): void {
+    this.outcome(task, 'succeeded');
+  }
+
+  override taskFailed(task: TaskRecord): void {
+    this.outcome(task, 'failed');
+  }
+
+  override taskRejected(task: TaskRecord): void {
+    if (task.state === 'REJECTED') this.outcome(task, 'rejected');
+  }
+
+  override taskRevoked(task: TaskRecord): void {
+    this.outcome(task, 'revoked');
+  }
+
+  override taskLost(task: TaskRecord, reason: LostReason): void {
+    if (reason === 'worker-lost') this.outcome(task, 'lost');
+  }
+
+  private outcome(task: TaskRecord, outcome: AttemptOutcome): void {
+    if (task.attempts === 0 || this.counted.has(task)) return;
+    this.counted.add(task);
+    this.report({ kind: 'attempts', name: task.name ?? 'unknown', outcome, attempts: task.retries + 1 });
+  }
+}

@@ -1,0 +1,102 @@
+import type { TaskEvent } from '../protocol/events.js';
+import type { CeleryState } from '../state/machine.js';
+import type { LostReason, TaskObserver } from '../state/observer.js';
+import type { TaskRecord } from '../state/task-table.js';
+import { DuplicateExecutionDetector } from './duplicate-executions.js';
+import { EventsOffDetector } from './events-off.js';
+import type { Report } from './findings.js';
+import { HiddenRetryDetector } from './hidden-retries.js';
+import { LostTaskDetector } from './lost-tasks.js';
+import { PeriodicTaskDetector } from './periodic-tasks.js';
+import { StalledTaskDetector } from './stalled-tasks.js';
+import type { StalledTaskOptions } from './stalled-tasks.js';
+import { StreamGapTracker } from './stream-gaps.js';
+
+export interface DetectorOptions {
+  readonly stalled: StalledTaskOptions;
+  /** Declared intervals of periodic tasks (--expect-task), seconds by name. */
+  readonly expectedIntervals: Readonly<Record<string, number>>;
+}
+
+/**
+ * The silent-failure detectors of one broker's state. Event-driven ones observe the state
+ * machine's transitions (`observer`, to combine with the metrics observer) and report findings;
+ * the others are read at scrape time by sinks/detector-metrics.ts.
+ */
+export class BrokerDetectors {
+  readonly observer: TaskObserver;
+  readonly stalled: StalledTaskDetector;
+  readonly periodic = new PeriodicTaskDetector();
+  readonly gaps = new StreamGapTracker();
+  readonly expectedIntervals: Readonly<Record<string, number>>;
+  private readonly eventsOff: EventsOffDetector;
+
+  constructor(options: DetectorOptions, report: Report) {
+    this.stalled = new StalledTaskDetector(options.stalled);
+    this.expectedIntervals = options.expectedIntervals;
+    this.eventsOff = new EventsOffDetector(report);
+    this.observer = new DetectorObserver(new LostTaskDetector(report), new DuplicateExecutionDetector(report), new HiddenRetryDetector(report), this.stalled, this.periodic);
+  }
+
+  /** Periodic checks over the state, after its own housekeeping. */
+  tick(state: CeleryState): void {
+    this.eventsOff.check(state.workers.values());
+  }
+}
+
+/**
+ * Hands each transition to the detectors that watch it, and to no other: this runs for every
+ * event, and a generic fan-out (combineObservers) would call every detector's no-ops through a
+ * closure each time. Measured on 800k synthetic events through CeleryState.apply (best of 7, a
+ * loaded 2-core machine): no detectors 0.206 M events/s, detectors behind combineObservers 0.171,
+ * behind this class 0.189 vs 0.190 without.
+ */
+class DetectorObserver implements TaskObserver {
+  constructor(
+    private readonly lost: LostTaskDetector,
+    private readonly duplicates: DuplicateExecutionDetector,
+    private readonly retries: HiddenRetryDetector,
+    private readonly stalled: StalledTaskDetector,
+    private readonly periodic: PeriodicTaskDetector,
+  ) {}
+
+  taskSent(task: TaskRecord, event: TaskEvent): void {
+    this.periodic.taskSent(task, event);
+  }
+
+  taskReceived(task: TaskRecord, event: TaskEvent): void {
+    this.periodic.taskReceived(task, event);
+  }
+
+  taskStarted(task: TaskRecord, event: TaskEvent): void {
+    this.duplicates.taskStarted(task, event);
+  }
+
+  taskSucceeded(task: TaskRecord, event: TaskEvent, runtime: number | undefined): void {
+    this.lost.taskSucceeded(task);
+    this.retries.taskSucceeded(task);
+    this.stalled.taskSucceeded(task, event, runtime);
+  }
+
+  taskFailed(task: TaskRecord): void {
+    this.lost.taskFailed(task);
+    this.retries.taskFailed(task);
+  }
+
+  taskRetried(): void {}
+
+  taskRejected(task: TaskRecord): void {
+    this.retries.taskRejected(task);
+  }
+
+  taskRevoked(task: TaskRecord): void {
+    this.retries.taskRevoked(task);
+  }
+
+  taskCancelled(): void {}
+
+  taskLost(task: TaskRecord, reason: LostReason): void {
+    this.lost.taskLost(task, reason);
+    this.retries.taskLost(task, reason);
+  }
+}

@@ -1,0 +1,106 @@
+import type { TaskEvent } from '../protocol/events.js';
+import type { TaskRecord } from '../state/task-table.js';
+import { IgnoringObserver } from './ignoring-observer.js';
+
+/** Arrivals kept per name to recognise a cadence: 9 arrivals give 8 intervals. */
+const ARRIVALS_KEPT = 9;
+/** Intervals needed before a cadence is reported. */
+export const MIN_CADENCE_INTERVALS = 5;
+/** Shortest cadence reported: faster than this is a busy task, not a schedule. */
+export const MIN_CADENCE_SECONDS = 1;
+/** Least jitter tolerated: a loaded Beat or cron host sends a few hundred milliseconds late. */
+const CADENCE_TOLERANCE_FLOOR = 0.5;
+
+export class PeriodicTimes {
+  /** Sender timestamp of the newest task-sent / task-received of the name. */
+  lastSent: number | undefined = undefined;
+  lastReceived: number | undefined = undefined;
+  /** Arrival timestamps (first event of each task id), oldest first. */
+  readonly arrivals: number[] = [];
+  private cadence: number | undefined = undefined;
+  private stale = false;
+
+  /** Interval between arrivals when they have been regular, seconds; computed when read (scrape time), not per event. */
+  get detectedInterval(): number | undefined {
+    if (this.stale) {
+      this.cadence = cadence(this.arrivals);
+      this.stale = false;
+    }
+    return this.cadence;
+  }
+
+  arrivalsChanged(): void {
+    this.stale = true;
+  }
+}
+
+/**
+ * Periodic tasks (Celery Beat, cron jobs calling `.delay()`): when each name was last sent and
+ * received, and the cadence of new task ids per name. A task id arrives at the earliest timestamp
+ * of its task-sent and task-received (the worker may report receiving it before the client's
+ * task-sent is out); retries re-send the same id and do not count. A cadence is detected when the
+ * last intervals lie within 10% (at least 500 ms) of their median, all but a quarter of them (one
+ * late send makes one long and one short interval): Beat sends on time to the millisecond, ad hoc
+ * calls are irregular. Once Beat stops, no interval is added, so the detected cadence stays and
+ * an alert on `time() - last received > 2 x interval` fires.
+ */
+export class PeriodicTaskDetector extends IgnoringObserver {
+  readonly byName = new Map<string, PeriodicTimes>();
+  private readonly arrived = new WeakMap<TaskRecord, number>();
+
+  override taskSent(task: TaskRecord, event: TaskEvent): void {
+    const t = this.times(task);
+    if (t === undefined) return;
+    if (t.lastSent === undefined || event.timestamp > t.lastSent) t.lastSent = event.timestamp;
+    this.arrival(task, t, event.timestamp);
+  }
+
+  override taskReceived(task: TaskRecord, event: TaskEvent): void {
+    const t = this.times(task);
+    if (t === undefined) return;
+    if (t.lastReceived === undefined || event.timestamp > t.lastReceived) t.lastReceived = event.timestamp;
+    this.arrival(task, t, event.timestamp);
+  }
+
+  private times(task: TaskRecord): PeriodicTimes | undefined {
+    if (task.name === undefined) return undefined;
+    let t = this.byName.get(task.name);
+    if (t === undefined) {
+      t = new PeriodicTimes();
+      this.byName.set(task.name, t);
+    }
+    return t;
+  }
+
+  private arrival(task: TaskRecord, t: PeriodicTimes, timestamp: number): void {
+    if (task.retries > 0) return;
+    const previous = this.arrived.get(task);
+    if (previous !== undefined && previous <= timestamp) return;
+    this.arrived.set(task, timestamp);
+    const a = t.arrivals;
+    if (previous !== undefined) {
+      const at = a.indexOf(previous);
+      if (at !== -1) a.splice(at, 1);
+    }
+    // Events of different task ids may arrive out of order: keep the list sorted.
+    let i = a.length;
+    while (i > 0 && a[i - 1]! > timestamp) i--;
+    if (i === 0 && a.length >= ARRIVALS_KEPT) return; // older than everything kept
+    a.splice(i, 0, timestamp);
+    if (a.length > ARRIVALS_KEPT) a.shift();
+    t.arrivalsChanged();
+  }
+}
+
+/** The regular interval between these sorted timestamps, or undefined if they are not regular. */
+export function cadence(arrivals: readonly number[]): number | undefined {
+  if (arrivals.length < MIN_CADENCE_INTERVALS + 1) return undefined;
+  const intervals: number[] = [];
+  for (let i = 1; i < arrivals.length; i++) intervals.push(arrivals[i]! - arrivals[i - 1]!);
+  const sorted = [...intervals].sort((x, y) => x - y);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  if (median < MIN_CADENCE_SECONDS) return undefined;
+  const tolerance = Math.max(0.1 * median, CADENCE_TOLERANCE_FLOOR);
+  const off = intervals.filter((iv) => Math.abs(iv - median) > tolerance).length;
+  return off <= Math.floor(intervals.length / 4) ? median : undefined;
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { cadence } from '../../src/detectors/periodic-tasks.js';
+import { harness, task } from './fixtures.js';
+
+const beat = { name: 'app.beat', hostname: 'gen1@vm' };
+
+describe('periodic tasks', () => {
+  it('keeps the newest sent and received timestamps per name, whatever order they arrive in', () => {
+    const h = harness();
+    h.feed(task('task-sent', 'b', 110, beat), task('task-sent', 'a', 100, beat));
+    h.feed(task('task-received', 'b', 110.5, { name: 'app.beat' }), task('task-received', 'a', 100.5, { name: 'app.beat' }));
+    const t = h.detectors.periodic.byName.get('app.beat');
+    expect([t?.lastSent, t?.lastReceived]).toEqual([110, 110.5]);
+  });
+
+  it('detects the cadence of new task ids from out-of-order arrivals, ignoring retries and repeats', () => {
+    const h = harness();
+    const order = [3, 0, 1, 5, 2, 4, 6];
+    for (const i of order) h.feed(task('task-sent', `p${i}`, 1000 + 30 * i + (i % 2) * 0.4, beat));
+    // Retries re-send the same id; a duplicate delivery is the same event again: neither is an arrival.
+    h.feed(task('task-sent', 'p6', 1185, { ...beat, retries: 1 }), task('task-received', 'p6', 1180.1, { name: 'app.beat' }));
+    // The worker's task-received can come before the client's task-sent: the earlier one counts.
+    h.feed(task('task-received', 'p7', 1210.6, { name: 'app.beat' }), task('task-sent', 'p7', 1210.5, beat));
+    expect(h.detectors.periodic.byName.get('app.beat')?.arrivals).toEqual([1000, 1030.4, 1060, 1090.4, 1120, 1150.4, 1180, 1210.5]);
+    expect(h.detectors.periodic.byName.get('app.beat')?.detectedInterval).toBeCloseTo(30.4, 6);
+  });
+
+  it('reports no cadence for irregular, too few or too fast arrivals', () => {
+    expect(cadence([0, 10, 20, 30, 40, 50])).toBe(10);
+    // One late send among nine: one long and one short interval are tolerated...
+    expect(cadence([0, 10, 20, 33, 40, 50, 60, 70, 80])).toBe(10);
+    // ...two are not.
+    expect(cadence([0, 10, 20, 33, 40, 50, 64, 70, 80])).toBeUndefined();
+    expect(cadence([0, 10, 20, 30, 40])).toBeUndefined();
+    expect(cadence([0, 10, 20, 35, 40, 50])).toBeUndefined();
+    expect(cadence([0, 0.5, 1, 1.5, 2, 2.5])).toBeUndefined();
+    expect(cadence([0, 1, 2.2, 3, 4, 5])).toBe(1);
+  });
+});
