@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { configSecrets } from './config/broker-settings.js';
 import { loadConfig } from './config/config.js';
 import { helpText } from './config/flags.js';
 import { CeleryPulseError } from './errors.js';
@@ -29,8 +30,7 @@ async function run(): Promise<void> {
     return;
   }
   const config = action.config;
-  const secrets = config.brokers.flatMap((b) => (b.url.password !== undefined ? [b.url.password] : []));
-  const logger = createLogger(config.logLevel, secrets);
+  const logger = createLogger(config.logLevel, configSecrets(config));
   let daemon;
   try {
     daemon = await startDaemon(config, logger, VERSION);

@@ -7,7 +7,8 @@ export type ErrorCode =
   | 'CP_ERR_MISSING_VALUE'
   | 'CP_ERR_CONFIG_FILE'
   | 'CP_ERR_BROKER_URL'
-  | 'CP_ERR_LISTEN';
+  | 'CP_ERR_LISTEN'
+  | 'CP_ERR_WEB_CONFIG';
 
 export class CeleryPulseError extends Error {
   readonly code: ErrorCode;

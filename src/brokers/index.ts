@@ -1,5 +1,5 @@
 import type { Config, BrokerConfig } from '../config/config.js';
-import { CeleryPulseError } from '../errors.js';
+import { AmqpEventSource } from './amqp.js';
 import { RedisEventSource } from './redis.js';
 import type { EventSource, SourceContext } from './source.js';
 
@@ -9,10 +9,10 @@ export function createEventSource(broker: BrokerConfig, config: Config, ctx: Sou
     case 'redis':
       return new RedisEventSource(
         broker,
-        { transport: config.transport, eventExchange: config.eventExchange, tls: undefined, pingInterval: 5 },
+        { transport: config.transport, eventExchange: config.eventExchange, tls: config.tls, pingInterval: config.brokerPingInterval },
         ctx,
       );
     case 'amqp':
-      throw new CeleryPulseError('CP_ERR_BROKER_URL', `broker ${broker.name}: RabbitMQ is not supported yet`);
+      return new AmqpEventSource(broker, { eventExchange: config.eventExchange, tls: config.tls, heartbeat: config.brokerPingInterval }, ctx);
   }
 }

@@ -2,12 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { RedisOptions } from 'ioredis';
 import type { BrokerUrl } from './url.js';
 import type { TransportOptions } from '../config/config.js';
+import type { TlsFiles } from '../config/broker-settings.js';
 
-export interface TlsFiles {
-  readonly ca: string | undefined;
-  readonly cert: string | undefined;
-  readonly key: string | undefined;
-}
+export type { TlsFiles };
 
 /**
  * ioredis options for a Celery broker URL: plain, TLS (rediss://) or Sentinel
@@ -33,15 +30,38 @@ export function redisOptions(url: BrokerUrl, transport: TransportOptions, tls: T
     tls: tlsOptions,
   };
   if (url.sentinel) {
+    // In kombu the URL's credentials are the master's; the Sentinels' own come from the
+    // sentinel_kwargs transport option (redis-py Sentinel(sentinel_kwargs=…)), and are none by default.
+    const sentinelAuth = sentinelCredentials(transport.raw['sentinel_kwargs']);
     return {
       ...common,
       sentinels: url.endpoints.map((e) => ({ host: e.host, port: e.port })),
       name: transport.masterName ?? 'mymaster',
-      sentinelUsername: url.username,
-      sentinelPassword: url.password,
+      sentinelUsername: sentinelAuth.username,
+      sentinelPassword: sentinelAuth.password,
       enableTLSForSentinelMode: url.tls,
     };
   }
   const endpoint = url.endpoints[0]!;
   return { ...common, host: endpoint.host, port: endpoint.port };
+}
+
+/**
+ * Username and password from Celery's `sentinel_kwargs` transport option, written as JSON or as a
+ * Python dict literal (`{'password': 'x'}`). Anything else gives no credentials.
+ */
+export function sentinelCredentials(option: string | undefined): { username: string | undefined; password: string | undefined } {
+  if (option === undefined || option.trim() === '') return { username: undefined, password: undefined };
+  let parsed: unknown;
+  for (const text of [option, option.replace(/'/g, '"')]) {
+    try {
+      parsed = JSON.parse(text);
+      break;
+    } catch {
+      // try the next spelling
+    }
+  }
+  const obj = parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  return { username: str(obj['username']), password: str(obj['password']) };
 }

@@ -2,9 +2,13 @@ import { Redis } from 'ioredis';
 import type { BrokerConfig, TransportOptions } from '../config/config.js';
 import { backoffDelay } from './backoff.js';
 import { redisEventChannels } from './redis-channels.js';
+import { pidboxEnvelope, redisPidboxChannels } from './redis-pidbox.js';
 import { redisOptions } from './redis-options.js';
 import type { TlsFiles } from './redis-options.js';
 import type { EventSource, SourceContext } from './source.js';
+
+/** Broadcasts expire this long after sending: Celery uses 1 s, more tolerates skewed worker clocks. */
+const BROADCAST_TTL_SECONDS = 10;
 
 export interface RedisSourceOptions {
   readonly transport: TransportOptions;
@@ -23,7 +27,11 @@ export class RedisEventSource implements EventSource {
   connected = false;
   reconnects = 0;
   private client: Redis | undefined;
+  /** A connection in subscriber mode cannot PUBLISH: broadcasts get their own, opened on first use. */
+  private publisher: Redis | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
+  /** Frames received: proof that the broker is alive which does not wait for a PONG queued behind them. */
+  private frames = 0;
   private everConnected = false;
   private stopping = false;
 
@@ -34,7 +42,7 @@ export class RedisEventSource implements EventSource {
   ) {}
 
   start(): void {
-    const { patterns, channels } = redisEventChannels(this.broker.url.db, this.options.eventExchange, this.options.transport);
+    const { patterns, channels } = redisEventChannels(this.broker.url.db, this.options.eventExchange, this.options.transport, this.broker.url.sentinel);
     const log = this.ctx.logger;
     const client = new Redis({
       ...redisOptions(this.broker.url, this.options.transport, this.options.tls),
@@ -45,8 +53,14 @@ export class RedisEventSource implements EventSource {
     });
     this.client = client;
     const decoder = this.ctx.decoder;
-    client.on('pmessage', (_pattern: string, _channel: string, message: string) => decoder.decodeKombuEnvelope(message));
-    client.on('message', (_channel: string, message: string) => decoder.decodeKombuEnvelope(message));
+    client.on('pmessage', (_pattern: string, _channel: string, message: string) => {
+      this.frames++;
+      decoder.decodeKombuEnvelope(message);
+    });
+    client.on('message', (_channel: string, message: string) => {
+      this.frames++;
+      decoder.decodeKombuEnvelope(message);
+    });
     client.on('ready', () => {
       const subscribed = Promise.all([
         patterns.length > 0 ? client.psubscribe(...patterns) : undefined,
@@ -76,9 +90,29 @@ export class RedisEventSource implements EventSource {
     this.pingTimer.unref();
   }
 
+  /** Celery remote control (e.g. `enable_events`, `heartbeat`) to every worker: PUBLISH on the pidbox channel. */
+  async broadcast(method: string, args: Record<string, unknown> = {}): Promise<void> {
+    if (this.stopping) return;
+    if (this.publisher === undefined) {
+      this.publisher = new Redis({
+        ...redisOptions(this.broker.url, this.options.transport, this.options.tls),
+        connectionName: 'celery-pulse-control',
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt)),
+      });
+      this.publisher.on('error', () => undefined); // each failed broadcast rejects; the caller logs it
+    }
+    const envelope = pidboxEnvelope(method, args, Date.now() / 1000, BROADCAST_TTL_SECONDS);
+    const publisher = this.publisher;
+    await Promise.all(redisPidboxChannels(this.broker.url.db, this.options.transport, this.broker.url.sentinel).map((channel) => publisher.publish(channel, envelope)));
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    this.publisher?.disconnect(false);
+    this.publisher = undefined;
     const client = this.client;
     this.client = undefined;
     this.connected = false;
@@ -103,14 +137,24 @@ export class RedisEventSource implements EventSource {
     const client = this.client;
     if (client === undefined || !this.connected) return;
     const timeoutMs = this.options.pingInterval * 1000;
+    const framesAtPing = this.frames;
+    let answered = false;
     const timer = setTimeout(() => {
-      this.markDown(`no answer to PING within ${this.options.pingInterval}s`);
-      client.disconnect(true);
+      // Judged after the loop has read the socket once more (setImmediate runs after the I/O
+      // phase), and only if no frame came either: a daemon whose own loop stalled (GC, a busy
+      // CPU, a backlog of events ahead of the PONG) must not drop a healthy broker. The soak
+      // bench did exactly that with a 1 s interval under load, losing what was in flight.
+      setImmediate(() => {
+        if (answered || this.frames !== framesAtPing || this.client !== client) return;
+        this.markDown(`no answer to PING within ${this.options.pingInterval}s`);
+        client.disconnect(true);
+      });
     }, timeoutMs);
     timer.unref();
-    client.ping().then(
-      () => clearTimeout(timer),
-      () => clearTimeout(timer),
-    );
+    const settled = (): void => {
+      answered = true;
+      clearTimeout(timer);
+    };
+    client.ping().then(settled, settled);
   }
 }

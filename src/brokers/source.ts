@@ -11,6 +11,11 @@ export interface EventSource {
   readonly connected: boolean;
   /** Successful connections after the first one. */
   readonly reconnects: number;
+  /**
+   * Sends a Celery remote-control broadcast (kombu pidbox: the `celery.pidbox` fanout exchange)
+   * to every worker, e.g. `enable_events` or `heartbeat`. Rejects when the broker is unreachable.
+   */
+  broadcast?(method: string, args?: Record<string, unknown>): Promise<void>;
 }
 
 export interface SourceStatusListener {

@@ -3,8 +3,17 @@ import { parse as parseYaml } from 'yaml';
 import { parseBrokerUrl, redactSecrets } from '../brokers/url.js';
 import type { BrokerUrl } from '../brokers/url.js';
 import { configError } from '../errors.js';
+import { parseManagementUrls, parseQueues, parseTlsFiles } from './broker-settings.js';
+import type { ManagementEndpoint, TlsFiles } from './broker-settings.js';
 import { FLAGS, envName } from './flags.js';
+import { parseExpectedTasks, parseStalled } from './detector-settings.js';
+import type { StalledSettings } from './detector-settings.js';
+import { parseWorkerPatterns } from '../filter/hostname-pattern.js';
+import { loadWebConfig } from '../http/web-config.js';
+import type { WebConfig } from '../http/web-config.js';
 import type { FlagDef } from './flags.js';
+import { parseTraceConfig } from './trace-settings.js';
+import type { TraceConfig } from './trace-settings.js';
 import { parseDuration, parseListenAddress, parseBuckets, parsePositiveInt, parsePositiveNumber } from './values.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -38,14 +47,42 @@ export interface Config {
   readonly queueWaitBuckets: readonly number[];
   readonly defaultQueueName: string;
   readonly genericHostnameTaskSent: boolean;
+  readonly celeryExporterCompat: boolean;
   readonly maxTrackedTasks: number;
   readonly taskTtl: number;
   readonly finishedTaskTtl: number;
   readonly unknownTaskGrace: number;
   readonly workerTimeoutHeartbeats: number;
   readonly workerForgetAfter: number;
+  /** Stalled-task thresholds (--stalled-threshold, --stalled-runtime-factor). */
+  readonly stalled: StalledSettings;
+  /** Periodic tasks' expected intervals in seconds, by name (--expect-task). */
+  readonly expectTasks: Readonly<Record<string, number>>;
+  /** Send the enable_events broadcast, and every how many seconds (--enable-events, --enable-events-interval). */
+  readonly enableEvents: boolean;
+  readonly enableEventsInterval: number;
   readonly maxFrameBytes: number;
   readonly logLevel: LogLevel;
+  /** Seconds between liveness PINGs on a Redis event connection (also the PING's deadline). */
+  readonly brokerPingInterval: number;
+  /** Cap on distinct values per label per metric family (sinks/label-guard.ts). */
+  readonly maxLabelValues: number;
+  /** OpenTelemetry traces (--traces and the OTEL_* variables; config/trace-settings.ts). */
+  readonly traces: TraceConfig;
+  /** TLS and basic auth of the HTTP server, from --web-config-file; undefined: plain HTTP, no auth. */
+  readonly webConfig: WebConfig | undefined;
+  /** PEM files for rediss:// and amqps:// brokers. */
+  readonly tls: TlsFiles;
+  /** Collect queue depth at scrape time (--no-queue-metrics turns it off). */
+  readonly queueMetrics: boolean;
+  /** --only-worker patterns; empty: every worker's events (standalone). */
+  readonly onlyWorkers: readonly string[];
+  /** Seconds a scrape waits for one broker's queue figures. */
+  readonly queueMetricsTimeout: number;
+  /** Queues always reported, by broker name (from --queues). */
+  readonly queues: Readonly<Record<string, readonly string[]>>;
+  /** RabbitMQ management API, by broker name. */
+  readonly rabbitmqManagement: Readonly<Record<string, ManagementEndpoint>>;
 }
 
 export type CliAction = { readonly action: 'help' } | { readonly action: 'version' } | { readonly action: 'run'; readonly config: Config };
@@ -72,7 +109,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Cli
     const def = byName.get(name)?.default;
     return def !== undefined ? [def] : [];
   };
-  return { action: 'run', config: deepFreeze(buildConfig(value)) };
+  return { action: 'run', config: deepFreeze(buildConfig(value, env)) };
 }
 
 function parseArgv(argv: readonly string[]): RawValues {
@@ -166,7 +203,7 @@ function bool(value: (name: string) => string[], name: string): boolean {
   throw configError('CP_ERR_FLAG_VALUE', `invalid value for --${name}: "${v}" (true or false)`);
 }
 
-function buildConfig(value: (name: string) => string[]): Config {
+function buildConfig(value: (name: string) => string[], env: NodeJS.ProcessEnv): Config {
   const transport = parseTransportOptions(value('broker-transport-option'));
   const logLevel = one(value, 'log-level');
   if (!LOG_LEVELS.has(logLevel)) throw configError('CP_ERR_FLAG_VALUE', `invalid value for --log-level: "${logLevel}" (trace, debug, info, warn, error, fatal, silent)`);
@@ -176,8 +213,10 @@ function buildConfig(value: (name: string) => string[]): Config {
   }
   const exchange = one(value, 'event-exchange');
   if (!/^[\w.:-]+$/.test(exchange)) throw configError('CP_ERR_FLAG_VALUE', `invalid value for --event-exchange: "${exchange}"`);
+  const brokers = parseBrokers(value('broker-url'));
+  const webConfigFile = last(value('web-config-file'));
   return {
-    brokers: parseBrokers(value('broker-url')),
+    brokers,
     transport,
     eventExchange: exchange,
     listen: parseListenAddress('listen-address', one(value, 'listen-address')),
@@ -186,14 +225,37 @@ function buildConfig(value: (name: string) => string[]): Config {
     queueWaitBuckets: parseBuckets('queue-wait-buckets', one(value, 'queue-wait-buckets')),
     defaultQueueName: nonEmpty('default-queue-name', one(value, 'default-queue-name')),
     genericHostnameTaskSent: bool(value, 'generic-hostname-task-sent-metric'),
+    celeryExporterCompat: bool(value, 'celery-exporter-compat'),
     maxTrackedTasks: parsePositiveInt('max-tracked-tasks', one(value, 'max-tracked-tasks')),
     taskTtl: parseDuration('task-ttl', one(value, 'task-ttl')),
     finishedTaskTtl: parseDuration('finished-task-ttl', one(value, 'finished-task-ttl')),
     unknownTaskGrace: parseDuration('unknown-task-grace', one(value, 'unknown-task-grace')),
     workerTimeoutHeartbeats: parsePositiveNumber('worker-timeout-heartbeats', one(value, 'worker-timeout-heartbeats')),
     workerForgetAfter: parseDuration('worker-forget-after', one(value, 'worker-forget-after')),
+    stalled: parseStalled(value('stalled-threshold'), one(value, 'stalled-runtime-factor')),
+    expectTasks: parseExpectedTasks(value('expect-task')),
+    enableEvents: bool(value, 'enable-events'),
+    enableEventsInterval: parseDuration('enable-events-interval', one(value, 'enable-events-interval')),
     maxFrameBytes: parsePositiveInt('max-frame-bytes', one(value, 'max-frame-bytes')),
     logLevel: logLevel as LogLevel,
+    brokerPingInterval: parseDuration('broker-ping-interval', one(value, 'broker-ping-interval')),
+    maxLabelValues: parsePositiveInt('max-label-values', one(value, 'max-label-values')),
+    traces: parseTraceConfig(
+      {
+        traces: bool(value, 'traces'),
+        otlpEndpoint: last(value('otlp-endpoint')),
+        taskArgs: bool(value, 'traces-task-args'),
+        maxSpanAge: parseDuration('traces-max-span-age', one(value, 'traces-max-span-age')),
+      },
+      env,
+    ),
+    webConfig: webConfigFile === undefined ? undefined : loadWebConfig(webConfigFile),
+    tls: parseTlsFiles(last(value('broker-tls-ca')), last(value('broker-tls-cert')), last(value('broker-tls-key'))),
+    queueMetrics: bool(value, 'queue-metrics'),
+    onlyWorkers: parseWorkerPatterns(value('only-worker')),
+    queueMetricsTimeout: parseDuration('queue-metrics-timeout', one(value, 'queue-metrics-timeout')),
+    queues: parseQueues(value('queues'), brokers),
+    rabbitmqManagement: parseManagementUrls(value('rabbitmq-management-url'), brokers),
   };
 }
 

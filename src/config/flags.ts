@@ -11,7 +11,7 @@ export interface FlagDef {
   readonly repeatable?: boolean;
   /** Default as the user would type it. */
   readonly default?: string;
-  readonly group: 'broker' | 'http' | 'metrics' | 'state' | 'general';
+  readonly group: 'broker' | 'http' | 'metrics' | 'state' | 'traces' | 'general';
 }
 
 export const DEFAULT_BUCKETS =
@@ -43,6 +43,56 @@ export const FLAGS: readonly FlagDef[] = [
     default: 'celeryev',
     group: 'broker',
     help: "Celery's event_exchange setting, if the application renamed it.",
+  },
+  {
+    name: 'broker-tls-ca',
+    value: 'PATH',
+    group: 'broker',
+    help: 'PEM file of the CA certificates that sign the broker certificate (rediss://, amqps://, https:// management API).',
+  },
+  {
+    name: 'broker-tls-cert',
+    value: 'PATH',
+    group: 'broker',
+    help: 'PEM client certificate for brokers that require mutual TLS (with --broker-tls-key).',
+  },
+  {
+    name: 'broker-tls-key',
+    value: 'PATH',
+    group: 'broker',
+    help: 'PEM private key of --broker-tls-cert.',
+  },
+  {
+    name: 'queue-metrics',
+    boolean: true,
+    default: 'true',
+    group: 'broker',
+    help: 'Read queue lengths, unacknowledged messages and consumers from the brokers at scrape time (--no-queue-metrics: events only).',
+  },
+  {
+    name: 'queues',
+    value: 'NAME',
+    repeatable: true,
+    group: 'broker',
+    help:
+      'Queues whose length is always reported, besides those discovered (task-sent events, kombu bindings on Redis). ' +
+      'NAME or BROKER=NAME for one broker only.',
+  },
+  {
+    name: 'queue-metrics-timeout',
+    value: 'DURATION',
+    default: '2s',
+    group: 'broker',
+    help: 'Longest a scrape waits for one broker\'s queue figures; a broker slower than this is skipped for that scrape.',
+  },
+  {
+    name: 'rabbitmq-management-url',
+    value: '[NAME=]URL',
+    repeatable: true,
+    group: 'broker',
+    help:
+      'RabbitMQ management API (http://user:pass@host:15672) for unacknowledged counts. NAME= picks the broker when ' +
+      'several are AMQP; without credentials those of the broker URL are used.',
   },
   {
     name: 'listen-address',
@@ -91,6 +141,16 @@ export const FLAGS: readonly FlagDef[] = [
       'which changes with every client process.',
   },
   {
+    name: 'celery-exporter-compat',
+    boolean: true,
+    default: 'false',
+    group: 'metrics',
+    help:
+      "Also expose danihodovic/celery-exporter's own series: celery_task_runtime and celery_task_queue_wait_time " +
+      '(its histograms, without unit suffix, by name, hostname and queue_name), and every outcome counter of a task at 0 ' +
+      'once it is seen, so its dashboards and celery-mixin alerts work unchanged.',
+  },
+  {
     name: 'max-tracked-tasks',
     value: 'N',
     default: '100000',
@@ -135,11 +195,124 @@ export const FLAGS: readonly FlagDef[] = [
     help: 'Series of a worker silent this long are dropped, so pod churn does not grow the series count.',
   },
   {
+    name: 'stalled-threshold',
+    value: '[NAME=]DURATION',
+    repeatable: true,
+    default: '1h',
+    group: 'state',
+    help:
+      'A task in STARTED longer than this is stalled (celery_task_stalled). DURATION alone sets the global threshold; ' +
+      'NAME=DURATION overrides it for one task name. Names without an override use a multiple of their own runtime ' +
+      '(--stalled-runtime-factor) once 20 runs were seen, else the global one.',
+  },
+  {
+    name: 'stalled-runtime-factor',
+    value: 'N',
+    default: '10',
+    group: 'state',
+    help:
+      "Learned stalled threshold: N times the task name's 95th percentile runtime over its last 100 successes (at least 10 s). " +
+      '0 turns learning off.',
+  },
+  {
+    name: 'expect-task',
+    value: 'NAME=INTERVAL',
+    repeatable: true,
+    group: 'state',
+    help:
+      'A periodic task (Celery Beat) expected every INTERVAL: exported as celery_task_expected_interval_seconds so one ' +
+      'alert rule can fire when time() - celery_task_last_received_timestamp_seconds exceeds it.',
+  },
+  {
+    name: 'enable-events',
+    boolean: true,
+    default: 'false',
+    group: 'broker',
+    help:
+      "Send Celery's enable_events remote-control broadcast at start-up, on every reconnection and every " +
+      '--enable-events-interval, so workers started without -E send task events (Redis brokers).',
+  },
+  {
+    name: 'enable-events-interval',
+    value: 'DURATION',
+    default: '1m',
+    group: 'broker',
+    help: 'How often --enable-events repeats the broadcast, for workers started since.',
+  },
+  {
     name: 'max-frame-bytes',
     value: 'BYTES',
     default: '4194304',
     group: 'state',
     help: 'Broker messages larger than this are counted as decode errors and skipped unread.',
+  },
+  {
+    name: 'only-worker',
+    value: 'HOSTNAME-PATTERN',
+    repeatable: true,
+    group: 'state',
+    help:
+      'Sidecar mode: count only the events of workers whose node name matches (exact, or a glob with * and ?, ' +
+      'e.g. celery@$(POD_NAME) or celery@*); task-sent is counted by the instance whose worker took the task.',
+  },
+  {
+    name: 'broker-ping-interval',
+    value: 'DURATION',
+    default: '5s',
+    group: 'broker',
+    help:
+      'How often the event connection proves the broker alive: a Redis PING (answered within the same time) or the ' +
+      'AMQP heartbeat (missed twice). A paused or cut-off broker is reported down and reconnected.',
+  },
+  {
+    name: 'max-label-values',
+    value: 'N',
+    default: '1000',
+    group: 'metrics',
+    help:
+      'Most distinct values of each label (task name, hostname, queue, exception) per metric family; later values are ' +
+      'recorded as "__overflow__" and counted in celery_pulse_label_overflow_total.',
+  },
+  {
+    name: 'web-config-file',
+    value: 'PATH',
+    group: 'http',
+    help:
+      'Prometheus exporter-toolkit web config (YAML): tls_server_config (cert_file, key_file, client_ca_file, ' +
+      'client_auth_type) and basic_auth_users (bcrypt hashes). Protects every endpoint.',
+  },
+  {
+    name: 'traces',
+    boolean: true,
+    default: 'false',
+    group: 'traces',
+    help:
+      'Export OpenTelemetry spans built from the events over OTLP/HTTP: a publish span per task-sent and a process ' +
+      'span per attempt. Endpoint, headers, service name, resource, sampler and batching from the standard OTEL_* variables.',
+  },
+  {
+    name: 'otlp-endpoint',
+    value: 'URL',
+    group: 'traces',
+    help:
+      'Base URL of the OTLP/HTTP receiver (/v1/traces is appended), e.g. http://otel-collector:4318. ' +
+      'Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318.',
+  },
+  {
+    name: 'traces-task-args',
+    boolean: true,
+    default: 'false',
+    group: 'traces',
+    help:
+      'Add task args and kwargs (Celery\'s repr strings) to spans, values of secret-looking keys (password, token, ' +
+      'secret, key, authorization, cookie, …) replaced and each capped at 1024 characters.',
+  },
+  {
+    name: 'traces-max-span-age',
+    value: 'DURATION',
+    default: '24h',
+    group: 'traces',
+    help: 'A task attempt with no outcome after this long has its span ended (ERROR, celery_pulse.end_reason=max-age).',
   },
   {
     name: 'config-file',

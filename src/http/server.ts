@@ -1,8 +1,12 @@
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { RateLimitedLog } from '../log.js';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, negotiate, serialize } from './exposition.js';
 import type { MetricSource } from './exposition.js';
+import { AccessControl, tlsServerOptions } from './access.js';
+import type { WebConfig } from './web-config.js';
 
 export interface HttpOptions {
   readonly host: string;
@@ -13,6 +17,8 @@ export interface HttpOptions {
   readonly notReady: () => string[];
   readonly version: string;
   readonly logger: Logger;
+  /** TLS and basic auth (--web-config-file); every endpoint is protected when set. */
+  readonly webConfig?: WebConfig | undefined;
 }
 
 // Limits that keep a misbehaving client from holding the exporter: Prometheus sends small GETs.
@@ -20,6 +26,9 @@ const MAX_HEADER_BYTES = 16 * 1024;
 const REQUEST_TIMEOUT_MS = 30_000;
 const HEADERS_TIMEOUT_MS = 10_000;
 const MAX_CONNECTIONS = 256;
+// On shutdown, requests in flight get this long to finish; then every connection is cut, so a
+// client stuck mid-request (server.close() waits for it) cannot hold a SIGTERMed pod.
+const CLOSE_GRACE_MS = 1000;
 
 export interface HttpServer {
   readonly server: Server;
@@ -30,13 +39,19 @@ export interface HttpServer {
 
 /** /metrics, /healthz (liveness: the process answers), /readyz (every event source attached) and /. */
 export async function startHttpServer(options: HttpOptions): Promise<HttpServer> {
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, (req, res) => {
-    handle(options, req, res).catch((err: unknown) => {
+  const limits = { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS };
+  const web = options.webConfig;
+  const access = web !== undefined ? new AccessControl(web) : undefined;
+  const refusals = new RateLimitedLog(options.logger);
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    for (const [name, value] of Object.entries(web?.headers ?? {})) res.setHeader(name, value);
+    guarded(access, refusals, options, req, res).catch((err: unknown) => {
       options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'HTTP handler failed');
       if (!res.headersSent) send(res, req, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });
-  });
+  };
+  const server = web?.tls !== undefined ? createHttpsServer({ ...limits, ...tlsServerOptions(web.tls) }, listener) : createServer(limits, listener);
   server.maxConnections = MAX_CONNECTIONS;
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -55,8 +70,18 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpServer>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
       }),
   };
+}
+
+async function guarded(access: AccessControl | undefined, refusals: RateLimitedLog, options: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const refused = access !== undefined ? await access.check(req) : undefined;
+  if (refused === undefined) return handle(options, req, res);
+  refusals.warn(`http:${refused.reason}`, { reason: refused.reason, remote: req.socket.remoteAddress }, 'refused an HTTP request');
+  if (refused.status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="celery-pulse", charset="UTF-8"');
+  const body = refused.status === 401 ? 'unauthorized\n' : refused.status === 429 ? 'too many authentication attempts\n' : 'forbidden\n';
+  return send(res, req, refused.status, 'text/plain; charset=utf-8', body);
 }
 
 async function handle(options: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {

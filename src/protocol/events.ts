@@ -108,6 +108,24 @@ function optString(raw: Raw, key: string, max: number): string | undefined | nul
   return v.length > max ? v.slice(0, max) : v;
 }
 
+// Control characters (NUL among them) and lone UTF-16 surrogates have no place in a Prometheus
+// label: scrapers reject or mangle them, and NUL separates the label values in the sinks' cache
+// keys. A JSON "\ud800" escape, or a cut in the middle of a surrogate pair, produces the latter.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const UNSAFE_LABEL_CHARS = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** A string that becomes a label value: cut to MAX_FIELD_LENGTH, unsafe characters as U+FFFD. */
+export function labelSafe(value: string): string {
+  const cut = value.length > MAX_FIELD_LENGTH ? value.slice(0, MAX_FIELD_LENGTH) : value;
+  UNSAFE_LABEL_CHARS.lastIndex = 0;
+  return UNSAFE_LABEL_CHARS.test(cut) ? cut.replace(UNSAFE_LABEL_CHARS, '\ufffd') : cut;
+}
+
+function optLabel(raw: Raw, key: string): string | undefined | null {
+  const v = optString(raw, key, MAX_FIELD_LENGTH);
+  return typeof v === 'string' ? labelSafe(v) : v;
+}
+
 function optNumber(raw: Raw, key: string): number | undefined | null {
   const v = raw[key];
   if (v === undefined || v === null) return undefined;
@@ -144,7 +162,7 @@ export function normalizeEvent(value: unknown): NormalizeResult {
   const timestamp = raw['timestamp'];
   if (timestamp === undefined || timestamp === null) return 'missing_field';
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) return 'wrong_field_type';
-  const host = hostname.length > MAX_FIELD_LENGTH ? hostname.slice(0, MAX_FIELD_LENGTH) : hostname;
+  const host = labelSafe(hostname);
 
   if (taskTypes.has(type)) return normalizeTaskEvent(raw, type as TaskEventType, host, timestamp);
   if (workerTypes.has(type)) return normalizeWorkerEvent(raw, type as WorkerEventType, host, timestamp);
@@ -155,9 +173,9 @@ function normalizeTaskEvent(raw: Raw, type: TaskEventType, hostname: string, tim
   const uuid = raw['uuid'];
   if (uuid === undefined || uuid === null) return 'missing_field';
   if (typeof uuid !== 'string' || uuid.length === 0 || uuid.length > MAX_FIELD_LENGTH) return 'wrong_field_type';
-  const name = optString(raw, 'name', MAX_FIELD_LENGTH);
+  const name = optLabel(raw, 'name');
   // task-sent puts the queue in `queue`; `routing_key` is the same under the default direct exchange.
-  const queue = optString(raw, 'queue', MAX_FIELD_LENGTH) ?? optString(raw, 'routing_key', MAX_FIELD_LENGTH);
+  const queue = optLabel(raw, 'queue') ?? optLabel(raw, 'routing_key');
   const retries = optNumber(raw, 'retries');
   const clock = optNumber(raw, 'clock');
   const runtime = optNumber(raw, 'runtime');

@@ -73,6 +73,12 @@ export class CeleryExporterCompat {
     });
   }
 
+  /** Removes the histograms of one label set (a forgotten worker's, --worker-forget-after). */
+  forget(labels: Record<string, string>): void {
+    this.runtime.remove(labels);
+    this.wait.remove(labels);
+  }
+
   /**
    * Called once per new (name, hostname, queue_name) label set, when its counter children are made:
    * the returned children are kept with them, so the event path does no extra lookup. Counters are

@@ -5,6 +5,10 @@ import type { TaskObserver } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { CeleryState } from '../state/machine.js';
 import { defineScrapeTimeMetrics } from './scrape-metrics.js';
+import { BoundedChildren, LabelGuard, overflowCounter } from './label-guard.js';
+import type { ExemplarSource } from './exemplars.js';
+import { CeleryExporterCompat, NO_COMPAT } from './compat.js';
+import type { CompatChildren } from './compat.js';
 
 export interface MetricsOptions {
   readonly runtimeBuckets: readonly number[];
@@ -14,6 +18,15 @@ export interface MetricsOptions {
   /** Add a `broker` label to every series: true when more than one broker is watched. */
   readonly brokerLabel: boolean;
   readonly version: string;
+  /** Most distinct values of each label per metric family (--max-label-values); default 1000. */
+  readonly maxLabelValues?: number;
+  /**
+   * Exemplar support on celery_task_runtime_seconds and celery_task_failed_total (trace ids):
+   * decided at construction, only when tracing is on, so the default path never pays for it.
+   */
+  readonly exemplars?: boolean;
+  /** --celery-exporter-compat: also expose celery-exporter's own histogram names (compat.ts). */
+  readonly celeryExporterCompat?: boolean;
 }
 
 /** What the metrics need to read from one broker at scrape time. */
@@ -30,6 +43,13 @@ type Outcome = (typeof OUTCOMES)[number];
 
 type Labels = Record<string, string>;
 
+export const DEFAULT_MAX_LABEL_VALUES = 1000;
+const RUNTIME_METRIC = 'celery_task_runtime_seconds';
+
+/** A counter child that also knows its labels, for the exemplar path (exemplars.ts). */
+type LabelledCounter = Counter.Internal & { readonly labels?: Labels };
+type HistogramChildren = { readonly labels: Labels; readonly runtime: Histogram.Internal<string>; readonly wait: Histogram.Internal<string> };
+
 /**
  * The Prometheus side of celery-pulse: metric families, created once, and the per-broker
  * observers that feed them. Names and labels of the task and worker families match
@@ -45,6 +65,15 @@ export class CeleryMetrics {
   readonly queueWait: Histogram<string>;
   readonly eventsReceived: Counter<string>;
   readonly decodeErrors: Counter<string>;
+  readonly labelOverflow: Counter<string>;
+  readonly compat: CeleryExporterCompat | undefined;
+  /** Guards shared by every broker: the label-value cap is per family, not per broker. */
+  readonly guards: {
+    readonly outcomes: LabelGuard;
+    readonly failed: LabelGuard;
+    readonly retried: LabelGuard;
+    readonly histograms: LabelGuard;
+  };
   private readonly brokers: BrokerStatus[] = [];
   private readonly options: MetricsOptions;
 
@@ -72,6 +101,7 @@ export class CeleryMetrics {
           help: help[o],
           labelNames: [...TASK_LABELS, ...(withException.has(o) ? ['exception'] : []), ...b],
           registers,
+          enableExemplars: o === 'failed' && options.exemplars === true,
         }),
       ]),
     ) as Record<Outcome, Counter<string>>;
@@ -81,6 +111,7 @@ export class CeleryMetrics {
       labelNames: ['name', 'queue_name', ...b],
       buckets: [...options.runtimeBuckets],
       registers,
+      enableExemplars: options.exemplars === true,
     });
     this.queueWait = new Histogram({
       name: 'celery_task_queue_wait_seconds',
@@ -101,13 +132,31 @@ export class CeleryMetrics {
       labelNames: ['reason', ...b],
       registers,
     });
+    this.labelOverflow = new Counter({
+      name: 'celery_pulse_label_overflow_total',
+      help: 'Observations recorded under the label value __overflow__ because the family already had --max-label-values distinct values of that label.',
+      labelNames: ['metric', 'label', ...b],
+      registers,
+    });
+    this.guards = {
+      outcomes: this.labelGuard(TASK_LABELS),
+      failed: this.labelGuard([...TASK_LABELS, 'exception']),
+      retried: this.labelGuard([...TASK_LABELS, 'exception']),
+      histograms: this.labelGuard(['name', 'queue_name']),
+    };
+    this.compat = options.celeryExporterCompat === true ? new CeleryExporterCompat(this.registry, options) : undefined;
     defineScrapeTimeMetrics(this.registry, this.brokers, options);
     collectDefaultMetrics({ register: this.registry });
   }
 
   /** The observer that turns one broker's transitions into series (with its `broker` label if any). */
-  forBroker(name: string): BrokerMetrics {
-    return new BrokerMetrics(this, this.options, this.options.brokerLabel ? { broker: name } : {});
+  forBroker(name: string, exemplars?: ExemplarSource): BrokerMetrics {
+    return new BrokerMetrics(this, this.options, this.options.brokerLabel ? { broker: name } : {}, exemplars);
+  }
+
+  /** A label-value cap for one family (or families always labelled together); see label-guard.ts. */
+  labelGuard(labelNames: readonly string[]): LabelGuard {
+    return new LabelGuard(labelNames, this.options.maxLabelValues ?? DEFAULT_MAX_LABEL_VALUES);
   }
 
   /** Adds a broker's state and connection to what is read at scrape time. */
@@ -123,29 +172,91 @@ interface TaskChildren {
   readonly succeeded: Counter.Internal;
   readonly rejected: Counter.Internal;
   readonly revoked: Counter.Internal;
+  /** celery-exporter's histograms of this label set, or no-ops without --celery-exporter-compat. */
+  readonly compat: CompatChildren;
 }
 
 /**
  * Feeds one broker's transitions into the shared families. Label children are looked up once per
  * (name, hostname, queue) and kept: prom-client hashes the label object on every labels() call,
- * which is the most expensive part of counting an event.
+ * which is the most expensive part of counting an event. New label sets pass the family's
+ * LabelGuard, so hostile or runaway values end up under `__overflow__` (label-guard.ts).
  */
 export class BrokerMetrics implements TaskObserver {
   private readonly m: CeleryMetrics;
   private readonly extra: Labels;
   private readonly defaultQueue: string;
   private readonly genericSent: boolean;
-  private readonly children = new Map<string, TaskChildren>();
-  private readonly withException = new Map<string, Counter.Internal>();
-  private readonly histograms = new Map<string, { runtime: Histogram.Internal<string>; wait: Histogram.Internal<string> }>();
+  private readonly children: BoundedChildren<TaskChildren>;
+  private readonly failed: BoundedChildren<LabelledCounter>;
+  private readonly retried: BoundedChildren<Counter.Internal>;
+  private readonly histograms: BoundedChildren<HistogramChildren>;
+  /** Picked once at construction (prom-client style): with an exemplar source, or the plain child calls. */
+  private readonly observeRuntime: (task: TaskRecord, runtime: number) => void;
+  private readonly countFailed: (task: TaskRecord, child: LabelledCounter) => void;
   private readonly events = new Map<string, Counter.Internal>();
   private readonly errors = new Map<string, Counter.Internal>();
 
-  constructor(metrics: CeleryMetrics, options: MetricsOptions, extra: Labels) {
+  constructor(metrics: CeleryMetrics, options: MetricsOptions, extra: Labels, exemplars?: ExemplarSource) {
     this.m = metrics;
     this.extra = extra;
     this.defaultQueue = options.defaultQueueName;
     this.genericSent = options.genericHostnameTaskSent;
+    const overflow = overflowCounter(metrics.labelOverflow, extra);
+    const k = metrics.counters;
+    this.children = new BoundedChildren(
+      metrics.guards.outcomes,
+      ([name, hostname, queue]) => {
+        const labels = { name: name!, hostname: hostname!, queue_name: queue!, ...extra };
+        return {
+          sent: k.sent.labels(labels),
+          received: k.received.labels(labels),
+          started: k.started.labels(labels),
+          succeeded: k.succeeded.labels(labels),
+          rejected: k.rejected.labels(labels),
+          revoked: k.revoked.labels(labels),
+          compat: metrics.compat?.childrenFor(labels, k) ?? NO_COMPAT,
+        };
+      },
+      overflow,
+    );
+    const withException = (family: Counter<string>) => ([name, hostname, queue, exception]: readonly string[]) =>
+      family.labels({ name: name!, hostname: hostname!, queue_name: queue!, exception: exception!, ...extra });
+    // A counter built with enableExemplars takes inc({labels, value, exemplarLabels}); its labels()
+    // children would misread their bound labels, so with exemplars the child calls the family.
+    const labelledException = (family: Counter<string>) => ([name, hostname, queue, exception]: readonly string[]): LabelledCounter => {
+      const labels = { name: name!, hostname: hostname!, queue_name: queue!, exception: exception!, ...extra };
+      return { labels, inc: (value = 1) => family.inc({ labels, value }) };
+    };
+    this.failed = new BoundedChildren(metrics.guards.failed, exemplars === undefined ? withException(k.failed) : labelledException(k.failed), overflow);
+    this.retried = new BoundedChildren(metrics.guards.retried, withException(k.retried), overflow);
+    this.histograms = new BoundedChildren(
+      metrics.guards.histograms,
+      ([name, queue]) => {
+        const labels = { name: name!, queue_name: queue!, ...extra };
+        return { labels, runtime: metrics.runtime.labels(labels), wait: metrics.queueWait.labels(labels) };
+      },
+      overflow,
+    );
+    const runtimeFamily = metrics.runtime;
+    const failedFamily = k.failed;
+    this.observeRuntime =
+      exemplars === undefined
+        ? (task, runtime) => this.histogramsFor(task, RUNTIME_METRIC).runtime.observe(runtime)
+        : (task, runtime) => {
+            const h = this.histogramsFor(task, RUNTIME_METRIC);
+            const exemplarLabels = exemplars.exemplarFor(task);
+            if (exemplarLabels === undefined) h.runtime.observe(runtime);
+            else runtimeFamily.observe({ labels: h.labels, value: runtime, exemplarLabels });
+          };
+    this.countFailed =
+      exemplars === undefined
+        ? (_task, child) => child.inc()
+        : (task, child) => {
+            const exemplarLabels = exemplars.exemplarFor(task);
+            if (exemplarLabels === undefined || child.labels === undefined) child.inc();
+            else failedFamily.inc({ labels: child.labels, value: 1, exemplarLabels });
+          };
   }
 
   eventReceived(type: string): void {
@@ -167,39 +278,50 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   taskSent(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, this.genericSent ? 'generic' : event.hostname).sent.inc();
+    this.task(task, this.genericSent ? 'generic' : event.hostname, 'sent').sent.inc();
   }
 
   taskReceived(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, event.hostname).received.inc();
+    const c = this.task(task, event.hostname, 'received');
+    c.received.inc();
+    c.compat.workerSeen();
   }
 
   taskStarted(task: TaskRecord, event: TaskEvent, queueWait: number | undefined): void {
-    this.task(task, event.hostname).started.inc();
-    if (queueWait !== undefined) this.histogramsFor(task).wait.observe(queueWait);
+    const c = this.task(task, event.hostname, 'started');
+    c.started.inc();
+    c.compat.workerSeen();
+    if (queueWait !== undefined) {
+      this.histogramsFor(task, 'celery_task_queue_wait_seconds').wait.observe(queueWait);
+      c.compat.wait.observe(queueWait);
+    }
   }
 
   taskSucceeded(task: TaskRecord, event: TaskEvent, runtime: number | undefined): void {
-    this.task(task, event.hostname).succeeded.inc();
-    if (runtime !== undefined) this.histogramsFor(task).runtime.observe(runtime);
+    const c = this.task(task, event.hostname, 'succeeded');
+    c.succeeded.inc();
+    if (runtime !== undefined) {
+      this.observeRuntime(task, runtime);
+      c.compat.runtime.observe(runtime);
+    }
   }
 
   taskFailed(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
-    this.exceptionChild('failed', task, event.hostname, exception).inc();
-    if (runtime !== undefined) this.histogramsFor(task).runtime.observe(runtime);
+    this.countFailed(task, this.exceptionChild('failed', task, event.hostname, exception));
+    if (runtime !== undefined) this.observeRuntime(task, runtime);
   }
 
   taskRetried(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
     this.exceptionChild('retried', task, event.hostname, exception).inc();
-    if (runtime !== undefined) this.histogramsFor(task).runtime.observe(runtime);
+    if (runtime !== undefined) this.observeRuntime(task, runtime);
   }
 
   taskRejected(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, event.hostname).rejected.inc();
+    this.task(task, event.hostname, 'rejected').rejected.inc();
   }
 
   taskRevoked(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, event.hostname).revoked.inc();
+    this.task(task, event.hostname, 'revoked').revoked.inc();
   }
 
   taskCancelled(): void {
@@ -210,53 +332,41 @@ export class BrokerMetrics implements TaskObserver {
     // Counted by the lost-task detector.
   }
 
+  /**
+   * Removes every task series labelled with this worker's hostname, when the state forgot the
+   * worker (--worker-forget-after): pod churn must not grow the series count forever.
+   */
+  forgetWorker(hostname: string): void {
+    const k = this.m.counters;
+    for (const [name, host, queue] of this.children.forget((v) => v[1] === hostname)) {
+      const labels = { name: name!, hostname: host!, queue_name: queue!, ...this.extra };
+      for (const family of [k.sent, k.received, k.started, k.succeeded, k.rejected, k.revoked]) family.remove(labels);
+      // --celery-exporter-compat zeroes these and keeps histograms per hostname (compat.ts).
+      k.failed.remove({ ...labels, exception: '' });
+      k.retried.remove({ ...labels, exception: '' });
+      this.m.compat?.forget(labels);
+    }
+    for (const [outcome, children] of [['failed', this.failed], ['retried', this.retried]] as const) {
+      for (const [name, host, queue, exception] of children.forget((v) => v[1] === hostname)) {
+        k[outcome].remove({ name: name!, hostname: host!, queue_name: queue!, exception: exception!, ...this.extra });
+      }
+    }
+  }
+
   private queueOf(task: TaskRecord): string {
     return task.queue ?? this.defaultQueue;
   }
 
-  private task(task: TaskRecord, hostname: string): TaskChildren {
-    const name = task.name ?? 'unknown';
-    const queue = this.queueOf(task);
-    const key = `${name}\u0000${hostname}\u0000${queue}`;
-    let c = this.children.get(key);
-    if (c === undefined) {
-      const labels = { name, hostname, queue_name: queue, ...this.extra };
-      const k = this.m.counters;
-      c = {
-        sent: k.sent.labels(labels),
-        received: k.received.labels(labels),
-        started: k.started.labels(labels),
-        succeeded: k.succeeded.labels(labels),
-        rejected: k.rejected.labels(labels),
-        revoked: k.revoked.labels(labels),
-      };
-      this.children.set(key, c);
-    }
-    return c;
+  private task(task: TaskRecord, hostname: string, outcome: Outcome): TaskChildren {
+    return this.children.get([task.name ?? 'unknown', hostname, this.queueOf(task)], `celery_task_${outcome}_total`);
   }
 
-  private exceptionChild(outcome: 'failed' | 'retried', task: TaskRecord, hostname: string, exception: string): Counter.Internal {
-    const name = task.name ?? 'unknown';
-    const queue = this.queueOf(task);
-    const key = `${outcome}\u0000${name}\u0000${hostname}\u0000${queue}\u0000${exception}`;
-    let c = this.withException.get(key);
-    if (c === undefined) {
-      c = this.m.counters[outcome].labels({ name, hostname, queue_name: queue, exception, ...this.extra });
-      this.withException.set(key, c);
-    }
-    return c;
+  private exceptionChild(outcome: 'failed' | 'retried', task: TaskRecord, hostname: string, exception: string): LabelledCounter {
+    const values = [task.name ?? 'unknown', hostname, this.queueOf(task), exception];
+    return outcome === 'failed' ? this.failed.get(values, 'celery_task_failed_total') : this.retried.get(values, 'celery_task_retried_total');
   }
 
-  private histogramsFor(task: TaskRecord): { runtime: Histogram.Internal<string>; wait: Histogram.Internal<string> } {
-    const name = task.name ?? 'unknown';
-    const queue = this.queueOf(task);
-    const key = `${name}\u0000${queue}`;
-    let h = this.histograms.get(key);
-    if (h === undefined) {
-      const labels = { name, queue_name: queue, ...this.extra };
-      h = { runtime: this.m.runtime.labels(labels), wait: this.m.queueWait.labels(labels) };
-      this.histograms.set(key, h);
-    }
-    return h;
+  private histogramsFor(task: TaskRecord, metric: string): HistogramChildren {
+    return this.histograms.get([task.name ?? 'unknown', this.queueOf(task)], metric);
   }
 }

@@ -115,6 +115,16 @@ export function defineScrapeTimeMetrics(registry: Registry<OpenMetricsContentTyp
       for (const s of brokers) this.set(withBroker(s, {}), s.state.workers.size);
     },
   });
+  new Counter({
+    name: 'celery_pulse_workers_untracked_total',
+    help: 'Events from new worker hostnames dropped from worker tracking because --max-label-values workers were already tracked.',
+    labelNames: b,
+    registers,
+    collect() {
+      this.reset();
+      for (const s of brokers) this.inc(withBroker(s, {}), s.state.workers.untracked);
+    },
+  });
   const version = options.version;
   new Gauge({
     name: 'celery_pulse_build_info',

@@ -1,13 +1,16 @@
 import { TASK_EVENT_TYPES, exceptionClass } from '../protocol/events.js';
 import type { CeleryEvent, TaskEvent, TaskEventType } from '../protocol/events.js';
 import type { TaskObserver } from './observer.js';
-import { TaskTable } from './task-table.js';
+import { FINAL_STATES, TaskTable } from './task-table.js';
 import type { TaskRecord, TaskState, TaskTableOptions } from './task-table.js';
 import { WorkerRegistry } from './workers.js';
+import { isRepeatedStart, loseTasksOf, requeueReserved } from './worker-loss.js';
 import type { WorkerRegistryOptions } from './workers.js';
 
 /** Label value for a task whose name never arrived (its task-received was before we started). */
 export const UNKNOWN_TASK_NAME = 'unknown';
+/** Worker of an earlier start we did not see (its task-started came before the task was named). */
+const UNKNOWN_WORKER = 'unknown';
 
 export interface CeleryStateOptions extends TaskTableOptions, WorkerRegistryOptions {
   /**
@@ -17,9 +20,17 @@ export interface CeleryStateOptions extends TaskTableOptions, WorkerRegistryOpti
   readonly pendingGrace: number;
 }
 
+/** What one round of housekeeping did that sinks must follow up on. */
+export interface TickResult {
+  /** Workers silent past `forgetAfter` and dropped: every series of theirs should go too. */
+  readonly forgottenWorkers: readonly string[];
+}
+
 const TYPE_CODE = new Map<TaskEventType, number>(TASK_EVENT_TYPES.map((t, i) => [t, i]));
 // How many (type, timestamp) pairs a task keeps to recognise an event delivered twice.
 const SEEN_LIMIT = 32;
+// Most events held for one task while its name is unknown; a real task has at most a handful.
+const MAX_HELD_EVENTS = 64;
 
 /**
  * The task and worker state machine. Pure: no I/O and no clock of its own; `now` (epoch seconds,
@@ -39,6 +50,8 @@ export class CeleryState {
   private readonly observer: TaskObserver;
   private readonly pendingGrace: number;
   private readonly pending = new Set<TaskRecord>();
+  /** `now` of the call being handled, for effects that happen deep inside (evictions). */
+  private clock = 0;
 
   constructor(observer: TaskObserver, options: CeleryStateOptions) {
     this.observer = observer;
@@ -47,12 +60,16 @@ export class CeleryState {
     this.workers = new WorkerRegistry(options);
     this.tasks.onEvictUnfinished = (record) => {
       if (record.pending !== undefined) this.releasePending(record);
+      // Forgotten with no final event: spans and counts must close it now or never.
+      if (record.state !== undefined && !FINAL_STATES.has(record.state)) this.observer.taskLost(record, 'evicted', this.clock);
     };
   }
 
   apply(event: CeleryEvent, now: number): void {
+    this.clock = now;
     if (event.kind === 'worker') {
       this.workers.applyWorkerEvent(event, now);
+      if (event.type === 'worker-offline') requeueReserved(this.tasks, event.hostname);
       return;
     }
     const record = this.tasks.getOrCreate(event.uuid, now);
@@ -60,27 +77,46 @@ export class CeleryState {
       this.duplicates++;
       return;
     }
-    if (event.type !== 'task-sent') this.workers.seen(event.hostname, now);
+    if (event.type !== 'task-sent') this.workers.taskEventFrom(event.hostname, now);
 
     const namesTask = event.name !== undefined;
     if (namesTask && (record.name === undefined || record.name === UNKNOWN_TASK_NAME)) record.name = event.name;
     if (record.name === undefined) {
-      this.hold(record, event, now);
-      this.tasks.touch(record, now);
-      return;
+      if ((record.pending?.length ?? 0) < MAX_HELD_EVENTS) {
+        this.hold(record, event, now);
+        this.tasks.touch(record, now);
+        return;
+      }
+      // A uuid that keeps getting events but never a name (a broken or hostile sender) must not
+      // hold memory without bound: count what is held as `unknown` now.
+      this.releasePending(record);
     }
     this.transition(record, event);
     if (record.pending !== undefined) this.releasePending(record);
     this.tasks.touch(record, now);
   }
 
-  /** Housekeeping: release held events past their grace, evict old tasks, forget silent workers. */
-  tick(now: number): void {
+  /**
+   * Housekeeping: release held events past their grace, declare the tasks of workers silent past
+   * their timeout lost, evict old tasks, forget long-silent workers.
+   */
+  tick(now: number): TickResult {
+    this.clock = now;
     for (const record of this.pending) {
       if (now - record.pendingSince >= this.pendingGrace) this.releasePending(record);
     }
+    for (const worker of this.workers.expireSilent(now)) loseTasksOf(this.tasks, this.observer, worker.hostname, now);
     this.tasks.evictExpired(now);
-    this.workers.forgetSilent(now);
+    return { forgottenWorkers: this.workers.forgetSilent(now) };
+  }
+
+  /** The broker connection dropped: events published until `streamUp` are lost (Redis pub/sub). */
+  streamDown(now: number): void {
+    this.workers.streamDown(now);
+  }
+
+  streamUp(now: number): void {
+    this.workers.streamUp(now);
   }
 
   get pendingTasks(): number {
@@ -137,8 +173,12 @@ export class CeleryState {
         return;
       case 'task-started': {
         const wait = this.queueWait(task, ts);
+        task.duplicateOf = isRepeatedStart(task) ? (task.startedOn ?? UNKNOWN_WORKER) : undefined;
         task.attempts++;
         task.startedAt = ts;
+        task.startedOn = event.hostname;
+        task.startRetries = task.retries;
+        task.startedSeenAt = this.clock;
         task.worker = event.hostname;
         this.setState(task, 'STARTED', ts);
         o.taskStarted(task, event, wait);
@@ -166,7 +206,9 @@ export class CeleryState {
         return;
       }
       case 'task-rejected':
-        // Reject(requeue=True) puts the message back: the task is not finished.
+        // Reject(requeue=True) puts the message back: the task is not finished, and running it
+        // again is what was asked for, not a duplicate execution.
+        if (event.requeue === true) task.startRetries = -1;
         this.setState(task, event.requeue === true ? 'PENDING' : 'REJECTED', ts);
         o.taskRejected(task, event);
         return;
@@ -176,6 +218,7 @@ export class CeleryState {
         return;
       case 'task-cancelled':
         // Celery 5.1+: cancelled on connection loss; the message is redelivered.
+        task.startRetries = -1;
         this.setState(task, 'PENDING', ts);
         o.taskCancelled(task, event);
         return;

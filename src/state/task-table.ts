@@ -32,6 +32,18 @@ export interface TaskRecord {
   retries: number;
   /** task-started events seen: one per attempt, more if the broker redelivered it. */
   attempts: number;
+  /** Worker of the last task-started, and `retries` when it started (-1: none, or requeued since). */
+  startedOn: string | undefined;
+  startRetries: number;
+  /** Local clock of the last task-started, for ages that must not depend on worker clocks. */
+  startedSeenAt: number | undefined;
+  /**
+   * Set by a task-started that repeats an attempt already started with no retry in between (a
+   * visibility-timeout or lost-worker redelivery): the worker of the earlier start; else undefined.
+   */
+  duplicateOf: string | undefined;
+  /** Local clock when its worker was declared dead with the task unfinished; kept afterwards. */
+  lostAt: number | undefined;
   rootId: string | undefined;
   parentId: string | undefined;
   /** Local clock (epoch seconds) of the last event, for age-based eviction. */
@@ -104,6 +116,11 @@ export class TaskTable {
       eta: undefined,
       retries: 0,
       attempts: 0,
+      startedOn: undefined,
+      startRetries: -1,
+      startedSeenAt: undefined,
+      duplicateOf: undefined,
+      lostAt: undefined,
       rootId: undefined,
       parentId: undefined,
       touchedAt: now,

@@ -190,7 +190,10 @@ describe('WorkerRegistry', () => {
     // A heartbeat sent in reply to a pidbox broadcast has no `active`: keep the last known.
     s.apply(heartbeat('w1@vm', 105, { active: undefined, freq: 5 }), 105);
     expect(w.active).toBe(3);
-    expect(s.workers.isUp(w, 114)).toBe(true);
+    // ...and its made-up freq=5 is ignored: the worker still beats every 2 s (workers.ts).
+    expect(w.freq).toBe(2);
+    expect(s.workers.isUp(w, 108.9)).toBe(true);
+    expect(s.workers.isUp(w, 109.1)).toBe(false);
     s.apply({ ...heartbeat('w1@vm', 106), type: 'worker-offline' }, 106);
     expect(s.workers.isUp(w, 106)).toBe(false);
   });

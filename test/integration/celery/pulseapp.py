@@ -17,6 +17,8 @@ if os.environ.get('PULSE_KEYPREFIX'):
     transport_options['global_keyprefix'] = os.environ['PULSE_KEYPREFIX']
 if os.environ.get('PULSE_VISIBILITY_TIMEOUT'):
     transport_options['visibility_timeout'] = int(os.environ['PULSE_VISIBILITY_TIMEOUT'])
+if os.environ.get('PULSE_MASTER_NAME'):
+    transport_options['master_name'] = os.environ['PULSE_MASTER_NAME']
 
 app.conf.update(
     broker_transport_options=transport_options,
@@ -28,6 +30,16 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     timezone='UTC',
 )
+
+if os.environ.get('PULSE_SSL_CA'):
+    # rediss:// with a private CA and a client certificate (mutual TLS).
+    import ssl
+    app.conf.broker_use_ssl = {
+        'ssl_cert_reqs': ssl.CERT_REQUIRED,
+        'ssl_ca_certs': os.environ['PULSE_SSL_CA'],
+        'ssl_certfile': os.environ.get('PULSE_SSL_CERT'),
+        'ssl_keyfile': os.environ.get('PULSE_SSL_KEY'),
+    }
 
 
 @app.task(name='pulse.ok')
@@ -78,3 +90,9 @@ def parent(self, children=2):
     for i in range(children):
         ok.delay(i, 1)
     return children
+
+
+@app.task(name='pulse.tick')
+def tick():
+    """A periodic job: the periodic-task detector tests send it on a fixed cadence, like Beat."""
+    return 'tick'
