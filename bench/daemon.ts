@@ -1,0 +1,130 @@
+// The daemon under test: the built CLI (dist/cli.js, or CELERY_PULSE_DAEMON) pinned to one core,
+// with its CPU time and memory read from /proc and its counters from /metrics.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Proc, freePort, waitFor } from '../test/integration/harness.js';
+import { DAEMON_CLI as DAEMON } from './paths.js';
+import { pinnedCommand } from './cpu.js';
+
+/** Clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK; 100 on Linux x86 and arm64). */
+const CLOCK_TICKS = 100;
+
+/** The daemon's own tally, from /metrics: what it decoded and what it counted. */
+export interface DaemonCounters {
+  /** celery_pulse_events_received_total by `type`. */
+  readonly byType: Record<string, number>;
+  readonly events: number;
+  /** celery_task_<outcome>_total summed over every label set, by outcome. */
+  readonly tasks: Record<string, number>;
+  readonly decodeErrors: number;
+  readonly duplicates: number;
+  readonly brokerUp: number;
+  readonly reconnects: number;
+  /** celery_pulse_tracked_tasks, both states. */
+  readonly trackedTasks: number;
+  /** Sample lines in the exposition (series). */
+  readonly series: number;
+}
+
+const TASK_COUNTER = /^celery_task_(sent|received|started|succeeded|failed|retried|rejected|revoked)_total[{ ]/;
+
+/** Reads only the few families the benchmark compares; the rest is counted as series. */
+export function parseCounters(text: string): DaemonCounters {
+  const byType: Record<string, number> = {};
+  const tasks: Record<string, number> = {};
+  let events = 0;
+  let decodeErrors = 0;
+  let duplicates = 0;
+  let brokerUp = 0;
+  let reconnects = 0;
+  let trackedTasks = 0;
+  let series = 0;
+  for (const line of text.split('\n')) {
+    if (line === '' || line.charCodeAt(0) === 35 /* # */) continue;
+    series++;
+    if (!line.startsWith('celery_')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    const task = TASK_COUNTER.exec(line);
+    if (task !== null) {
+      tasks[task[1]!] = (tasks[task[1]!] ?? 0) + value;
+    } else if (line.startsWith('celery_pulse_events_received_total')) {
+      const type = /type="([^"]*)"/.exec(line)?.[1] ?? '';
+      byType[type] = (byType[type] ?? 0) + value;
+      events += value;
+    } else if (line.startsWith('celery_pulse_decode_errors_total')) decodeErrors += value;
+    else if (line.startsWith('celery_pulse_duplicate_events_total')) duplicates += value;
+    else if (line.startsWith('celery_pulse_broker_up')) brokerUp += value;
+    else if (line.startsWith('celery_pulse_broker_reconnects_total')) reconnects += value;
+    else if (line.startsWith('celery_pulse_tracked_tasks')) trackedTasks += value;
+  }
+  return { byType, events, tasks, decodeErrors, duplicates, brokerUp, reconnects, trackedTasks, series };
+}
+
+export class DaemonUnderTest {
+  private constructor(
+    readonly proc: Proc,
+    readonly pid: number,
+    readonly base: string,
+  ) {}
+
+  /** Starts the daemon on `cpu` (when pinning is possible) and waits until it is attached to the broker. */
+  static async start(brokerUrl: string, extraArgs: readonly string[], cpu: number | undefined, nodeArgs: readonly string[] = []): Promise<DaemonUnderTest> {
+    if (!existsSync(DAEMON)) throw new Error(`no daemon at ${DAEMON}: run \`npm run build\` first, or set CELERY_PULSE_DAEMON`);
+    const port = await freePort();
+    const args = [...nodeArgs, DAEMON, '--broker-url', brokerUrl, '--listen-address', `127.0.0.1:${port}`, '--log-level', 'warn', ...extraArgs];
+    return DaemonUnderTest.launch(args, port, cpu);
+  }
+
+  /** The bare decoding subscriber (bare-subscriber.ts) in the daemon's place: the yardstick. */
+  static async startBare(brokerUrl: string, cpu: number | undefined): Promise<DaemonUnderTest> {
+    const port = await freePort();
+    return DaemonUnderTest.launch([join(dirname(fileURLToPath(import.meta.url)), 'bare-subscriber.js'), brokerUrl, String(port)], port, cpu);
+  }
+
+  private static async launch(args: string[], port: number, cpu: number | undefined): Promise<DaemonUnderTest> {
+    const [command, argv] = pinnedCommand(cpu, process.execPath, args);
+    const proc = new Proc(command, argv);
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor('the daemon to attach to the broker (/readyz)', async () => {
+      if (!proc.running) throw new Error(`daemon exited:\n${proc.output}`);
+      return (await fetch(`${base}/readyz`)).status === 200;
+    }, 30_000);
+    const pid = proc.child.pid;
+    if (pid === undefined) throw new Error('daemon has no pid');
+    return new DaemonUnderTest(proc, pid, base);
+  }
+
+  /** User + system CPU seconds the process has used. taskset execs node, so the pid is node's. */
+  cpuSeconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name, which may itself contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  }
+
+  /** Resident set size and its peak (VmHWM), in bytes. */
+  memory(): { rss: number; peak: number } {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  }
+
+  async scrape(): Promise<string> {
+    const res = await fetch(`${this.base}/metrics`);
+    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+    return res.text();
+  }
+
+  async counters(): Promise<DaemonCounters> {
+    return parseCounters(await this.scrape());
+  }
+
+  get output(): string {
+    return this.proc.output;
+  }
+
+  stop(): Promise<void> {
+    return this.proc.stop();
+  }
+}

@@ -1,0 +1,77 @@
+// The results table, in Markdown so that it can go into the README as printed.
+import type { BrokerReport } from './suite.js';
+import { fmtCount, fmtRate } from './scenarios.js';
+
+interface Row {
+  readonly what: string;
+  readonly target: (r: BrokerReport) => string;
+  readonly value: (r: BrokerReport) => string | undefined;
+}
+
+const ROWS: readonly Row[] = [
+  {
+    what: 'highest sustained rate, zero events lost',
+    target: (r) => (r.broker === 'redis' ? '≥ 150k/s' : '≥ 50k/s'),
+    value: (r) => r.throughput && `${fmtRate(r.throughput.maxSustained)}${r.throughput.generatorLimited ? ' (generator-limited: at least)' : ''}`,
+  },
+  {
+    what: 'daemon CPU per 10k events (→ events/s one core can take)',
+    target: () => '',
+    value: (r) => r.throughput && `${r.throughput.cpuMsPer10k} ms (${fmtRate(capacity(r.throughput.cpuMsPer10k))})`,
+  },
+  {
+    what: 'bare decoding subscriber, CPU per 10k events (daemon ÷ bare)',
+    target: () => '',
+    value: (r) =>
+      r.baseline &&
+      `${r.baseline.cpuMsPer10k} ms (${fmtRate(capacity(r.baseline.cpuMsPer10k))}); ×${r.throughput ? (r.throughput.cpuMsPer10k / r.baseline.cpuMsPer10k).toFixed(1) : '?'}`,
+  },
+  {
+    what: 'lag publish → counter, p50 / p99',
+    target: () => 'p99 < 50 ms at 10k/s',
+    value: (r) => r.lag && `${r.lag.p50Ms} / ${r.lag.p99Ms} ms at ${fmtRate(r.lag.rate)}`,
+  },
+  { what: 'RSS after 1M distinct task ids', target: () => '', value: (r) => memoryAt(r, 1e6) },
+  { what: 'RSS after 10M distinct task ids', target: () => '< 150 MB', value: (r) => memoryAt(r, 1e7) },
+  {
+    what: 'RSS over the soak (first → last, slope)',
+    target: () => 'no growth',
+    value: (r) => r.soak && `${r.soak.firstMb} → ${r.soak.lastMb} MB, ${r.soak.slopeMbPerMin} MB/min over ${r.soak.seconds} s`,
+  },
+  {
+    what: '/metrics scrape, p50 / p99',
+    target: () => '< 100 ms at 10k series',
+    value: (r) => r.scrape && `${r.scrape.idle.p50Ms} / ${r.scrape.idle.p99Ms} ms (${fmtCount(r.scrape.series)} series)`,
+  },
+  {
+    what: 'same while ingesting 10k/s; event lag p99',
+    target: () => 'ingestion not blocked',
+    value: (r) => r.scrape && `${r.scrape.underLoad.p50Ms} / ${r.scrape.underLoad.p99Ms} ms; lag p99 ${r.scrape.underLoad.lag.p99Ms} ms`,
+  },
+];
+
+/** Events per second that one fully busy core would take at this CPU cost, rounded to 1k. */
+function capacity(cpuMsPer10k: number): number {
+  return Math.round(10_000_000 / cpuMsPer10k / 1000) * 1000;
+}
+
+function memoryAt(r: BrokerReport, tasks: number): string | undefined {
+  const p = r.memory?.points.find((x) => x.tasks >= tasks && x.tasks < tasks * 1.1);
+  return p && `${p.rssMb} MB (peak ${p.peakRssMb} MB${p.lost !== 0 ? `, ${p.lost} lost` : ''})`;
+}
+
+export function renderTable(reports: readonly BrokerReport[]): string {
+  const lines: string[] = [];
+  lines.push(`| | ${reports.map((r) => `${r.broker} (target)`).join(' | ')} |`);
+  lines.push(`|---|${reports.map(() => '---').join('|')}|`);
+  for (const row of ROWS) {
+    const cells = reports.map((r) => {
+      const v = row.value(r) ?? (r.errors.length > 0 ? 'error' : 'not run');
+      const t = row.target(r);
+      return t === '' ? v : `${v} (${t})`;
+    });
+    lines.push(`| ${row.what} | ${cells.join(' | ')} |`);
+  }
+  for (const r of reports) for (const e of r.errors) lines.push(`\n${r.broker} error: ${e.split('\n')[0]}`);
+  return lines.join('\n');
+}
