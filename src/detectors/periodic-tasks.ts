@@ -99,7 +99,8 @@ export function cadence(arrivals: readonly number[]): number | undefined {
   for (let i = 1; i < arrivals.length; i++) intervals.push(arrivals[i]! - arrivals[i - 1]!);
   const sorted = [...intervals].sort((x, y) => x - y);
   const median = sorted[Math.floor(sorted.length / 2)]!;
-  if (median < MIN_CADENCE_SECONDS) return undefined;
+  // A 1 s Beat schedule measures 0.998-1.003 s between sends: the floor allows that jitter.
+  if (median < MIN_CADENCE_SECONDS * 0.9) return undefined;
   const tolerance = Math.max(0.1 * median, CADENCE_TOLERANCE_FLOOR);
   const off = intervals.filter((iv) => Math.abs(iv - median) > tolerance).length;
   return off <= Math.floor(intervals.length / 4) ? median : undefined;

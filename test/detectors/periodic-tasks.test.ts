@@ -37,3 +37,14 @@ describe('periodic tasks', () => {
     expect(cadence([0, 1, 2.2, 3, 4, 5])).toBe(1);
   });
 });
+
+describe('cadence at the shortest schedule', () => {
+  it('detects a 1 s Beat schedule whose sends jitter around the second', () => {
+    const sends = [5.066, 6.069, 7.07, 8.071, 9.069, 10.069, 11.07, 12.069, 13.069].map((t) => 1795323000 + t);
+    expect(cadence(sends)).toBeCloseTo(1, 2);
+  });
+
+  it('does not call a busy task arriving every 0.5 s a schedule', () => {
+    expect(cadence([0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4])).toBeUndefined();
+  });
+});
