@@ -15,17 +15,27 @@ export const PYTHON = process.env['CELERY_PULSE_TEST_PYTHON'] ?? '/usr/bin/pytho
 /** The built daemon; CELERY_PULSE_DAEMON points tests at another build (each developer's own outDir). */
 export const DAEMON = process.env['CELERY_PULSE_DAEMON'] ?? join(ROOT, 'dist', 'cli.js');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports are drawn at random below Linux's ephemeral range (32768-60999) and checked free. Asking
+// the kernel for port 0 instead hands a just-released port to the next caller, and with two test
+// files running at once, one file's daemon could answer the other's readiness check.
+const PORT_LOW = 20_000;
+const PORT_HIGH = 32_000;
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_LOW + Math.floor(Math.random() * (PORT_HIGH - PORT_LOW));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found between ${PORT_LOW} and ${PORT_HIGH}`);
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -192,6 +202,9 @@ export async function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}, o
     const res = await fetch(base + path);
     return res.status === 200;
   }, 20_000);
+  // A daemon that could not bind its port exits at once; make sure the one answering is ours.
+  await sleep(200);
+  if (!proc.running) throw new Error(`daemon exited after start:\n${proc.output}`);
   const scrape = async (accept?: string): Promise<string> => {
     const res = await fetch(`${base}/metrics`, { headers: accept ? { accept } : {} });
     if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
