@@ -14,13 +14,7 @@ export const STATE_OPTIONS: CeleryStateOptions = {
   forgetAfter: 3600,
 };
 
-export function task(type: TaskEvent['type'], uuid: string, timestamp: number, extra: Partial<TaskEvent> = {}): TaskEvent {
-  return {
-    kind: 'task', type, uuid, hostname: 'w1@vm', timestamp, clock: undefined, name: undefined, queue: undefined, retries: undefined,
-    rootId: undefined, parentId: undefined, eta: undefined, exception: undefined, traceback: undefined, runtime: undefined,
-    args: undefined, kwargs: undefined, terminated: undefined, expired: undefined, requeue: undefined, ...extra,
-  };
-}
+export { taskEvent as task } from '../fixtures/events.js';
 
 export function worker(type: WorkerEvent['type'], hostname: string, timestamp: number, extra: Partial<WorkerEvent> = {}): WorkerEvent {
   return { kind: 'worker', type, hostname, timestamp, freq: 1, active: 0, processed: 0, loadavg: undefined, swVer: undefined, ...extra };

@@ -5,19 +5,13 @@ import type { ExemplarSource } from '../../src/sinks/exemplars.js';
 import { loadConfig } from '../../src/config/config.js';
 import { CeleryMetrics } from '../../src/sinks/metrics.js';
 import { CeleryState } from '../../src/state/machine.js';
+import { taskEvent as ev } from '../fixtures/events.js';
 
 // --celery-exporter-compat: celery-exporter's histogram names and its zero-initialised counters,
 // next to ours and without changing them; nothing of it without the flag.
 
 const T0 = 1_795_310_000;
 
-function ev(type: TaskEvent['type'], uuid: string, timestamp: number, extra: Partial<TaskEvent> = {}): TaskEvent {
-  return {
-    kind: 'task', type, uuid, hostname: 'w1@vm', timestamp, clock: undefined, name: undefined, queue: undefined, retries: undefined,
-    rootId: undefined, parentId: undefined, eta: undefined, exception: undefined, traceback: undefined, runtime: undefined,
-    args: undefined, kwargs: undefined, terminated: undefined, expired: undefined, requeue: undefined, ...extra,
-  };
-}
 
 async function run(compat: boolean, exemplars?: ExemplarSource): Promise<string> {
   const metrics = new CeleryMetrics({

@@ -4,19 +4,13 @@ import type { TaskEvent } from '../../src/protocol/events.js';
 import type { ExemplarSource } from '../../src/sinks/exemplars.js';
 import { CeleryMetrics } from '../../src/sinks/metrics.js';
 import { CeleryState } from '../../src/state/machine.js';
+import { taskEvent as ev } from '../fixtures/events.js';
 
 // The metrics observer with and without an exemplar source: counts must be identical, and only
 // the traced build writes exemplars (prom-client's enableExemplars changes the inc/observe calls).
 
 const T0 = 1_795_310_000;
 
-function ev(type: TaskEvent['type'], uuid: string, timestamp: number, extra: Partial<TaskEvent> = {}): TaskEvent {
-  return {
-    kind: 'task', type, uuid, hostname: 'w1@vm', timestamp, clock: undefined, name: undefined, queue: undefined, retries: undefined,
-    rootId: undefined, parentId: undefined, eta: undefined, exception: undefined, traceback: undefined, runtime: undefined,
-    args: undefined, kwargs: undefined, terminated: undefined, expired: undefined, requeue: undefined, ...extra,
-  };
-}
 
 async function run(exemplars: ExemplarSource | undefined): Promise<{ prom: string; om: string }> {
   const metrics = new CeleryMetrics({

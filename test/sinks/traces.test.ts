@@ -8,6 +8,7 @@ import type { CeleryStateOptions } from '../../src/state/machine.js';
 import { DerivedIdGenerator, spanIdFor } from '../../src/sinks/trace-ids.js';
 import { TaskTraces } from '../../src/sinks/traces.js';
 import type { TaskTracesOptions } from '../../src/sinks/traces.js';
+import { taskEvent as ev } from '../fixtures/events.js';
 
 // The trace sink fed by the real (pure) state machine; spans land in the SDK's in-memory exporter.
 
@@ -16,13 +17,6 @@ const P = '11111111-1111-4111-8111-111111111111';
 const C = '22222222-2222-4222-8222-222222222222';
 const T0 = 1_795_310_000;
 
-function ev(type: TaskEvent['type'], uuid: string, timestamp: number, extra: Partial<TaskEvent> = {}): TaskEvent {
-  return {
-    kind: 'task', type, uuid, hostname: type === 'task-sent' ? 'gen1@vm' : 'w1@vm', timestamp, clock: undefined, name: undefined, queue: undefined,
-    retries: undefined, rootId: undefined, parentId: undefined, eta: undefined, exception: undefined, traceback: undefined, runtime: undefined,
-    args: undefined, kwargs: undefined, terminated: undefined, expired: undefined, requeue: undefined, ...extra,
-  };
-}
 
 function setup(options: Partial<TaskTracesOptions> = {}) {
   const exporter = new InMemorySpanExporter();

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { TaskEvent, WorkerEvent } from '../../src/protocol/events.js';
+import type { WorkerEvent } from '../../src/protocol/events.js';
 import { CeleryState, UNKNOWN_TASK_NAME } from '../../src/state/machine.js';
 import type { CeleryStateOptions } from '../../src/state/machine.js';
 import type { TaskObserver } from '../../src/state/observer.js';
 import type { TaskRecord } from '../../src/state/task-table.js';
+import { taskEvent as task } from '../fixtures/events.js';
 
 type Call = { what: string; name: string | undefined; queue: string | undefined; extra?: unknown };
 
@@ -37,13 +38,6 @@ const OPTIONS: CeleryStateOptions = {
   forgetAfter: 3600,
 };
 
-function task(type: TaskEvent['type'], uuid: string, timestamp: number, extra: Partial<TaskEvent> = {}): TaskEvent {
-  return {
-    kind: 'task', type, uuid, hostname: 'w1@vm', timestamp, clock: undefined, name: undefined, queue: undefined, retries: undefined,
-    rootId: undefined, parentId: undefined, eta: undefined, exception: undefined, traceback: undefined, runtime: undefined,
-    args: undefined, kwargs: undefined, terminated: undefined, expired: undefined, requeue: undefined, ...extra,
-  };
-}
 
 function heartbeat(hostname: string, timestamp: number, extra: Partial<WorkerEvent> = {}): WorkerEvent {
   return { kind: 'worker', type: 'worker-heartbeat', hostname, timestamp, freq: 2, active: 0, processed: 0, loadavg: undefined, swVer: undefined, ...extra };
