@@ -2,7 +2,7 @@
 // the built daemon. The exact-count workload of the Redis test, queue depth for a queue nobody
 // consumes and for one that does not exist, unacked counts, and a broker restart mid-run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWorkload, startDaemon, startRabbit, startWorker, waitFor } from './harness.js';
+import { basicWorkloadDone, runWorkload, startDaemon, startRabbit, startWorker, waitFor } from './harness.js';
 import type { CeleryWorker, DaemonProc, Metrics, RabbitServer } from './harness.js';
 
 const IDLE = 'pulse.idle';
@@ -15,11 +15,7 @@ describe('RabbitMQ events and queues with a real Celery worker', () => {
   let worker: CeleryWorker;
   let m: Metrics;
 
-  const finished = (cur: Metrics, times: number): boolean =>
-    cur.value('celery_task_succeeded_total') === 7 * times &&
-    cur.value('celery_task_failed_total') === 5 * times &&
-    cur.value('celery_task_rejected_total') === 1 * times &&
-    cur.value('celery_task_revoked_total') === 2 * times;
+  const finished = (cur: Metrics, times: number): boolean => basicWorkloadDone(cur, times);
 
   beforeAll(async () => {
     rabbit = await startRabbit();

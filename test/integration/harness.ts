@@ -174,6 +174,22 @@ export async function startWorker(options: WorkerOptions): Promise<CeleryWorker>
   };
 }
 
+/**
+ * The final events of one run of the `basic` workload (workload.py): 5 ok + 2 flaky_retry
+ * succeed, 3 ValueError + 2 KeyError fail, 1 rejected, 2 revoked (one expired, one revoked).
+ */
+export const BASIC_FINAL_EVENTS = {
+  celery_task_succeeded_total: 7,
+  celery_task_failed_total: 5,
+  celery_task_rejected_total: 1,
+  celery_task_revoked_total: 2,
+} as const;
+
+/** True once `times` runs of the `basic` workload have all their final events counted (under `labels`). */
+export function basicWorkloadDone(m: Metrics, times = 1, labels: Record<string, string> = {}): boolean {
+  return Object.entries(BASIC_FINAL_EVENTS).every(([metric, count]) => m.value(metric, labels) === count * times);
+}
+
 /** Runs test/integration/celery/workload.py NAME and returns the task ids it printed. */
 export async function runWorkload(broker: string, name: string, env: NodeJS.ProcessEnv = {}): Promise<Record<string, string[]>> {
   const proc = new Proc(PYTHON, [join(CELERY_DIR, 'workload.py'), name], { cwd: CELERY_DIR, env: { PULSE_BROKER: broker, ...env } });

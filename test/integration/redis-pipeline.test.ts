@@ -1,7 +1,7 @@
 // Walking skeleton, end to end: a real redis-server, a real Celery worker running a workload whose
 // outcome is known, the built daemon, and exact counts on /metrics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWorkload, startDaemon, startRedis, startWorker, waitFor } from './harness.js';
+import { basicWorkloadDone, runWorkload, startDaemon, startRedis, startWorker, waitFor } from './harness.js';
 import type { CeleryWorker, DaemonProc, Metrics, RedisServer } from './harness.js';
 
 describe('Redis events to /metrics with a real Celery worker', () => {
@@ -18,12 +18,7 @@ describe('Redis events to /metrics with a real Celery worker', () => {
     // Every final event of the workload: 5+2 succeeded, 5 failed, 1 rejected, 2 revoked.
     m = await waitFor('the workload to finish', async () => {
       const cur = await daemon.metrics();
-      const done =
-        cur.value('celery_task_succeeded_total') === 7 &&
-        cur.value('celery_task_failed_total') === 5 &&
-        cur.value('celery_task_rejected_total') === 1 &&
-        cur.value('celery_task_revoked_total') === 2;
-      return done ? cur : undefined;
+      return basicWorkloadDone(cur) ? cur : undefined;
     }, 60_000);
     // Anything counted twice would show up now.
     await new Promise((r) => setTimeout(r, 1500));

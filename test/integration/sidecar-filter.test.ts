@@ -2,7 +2,7 @@
 // celery-pulse per worker with --only-worker, and a standalone one watching everything. The two
 // sidecars' counts add up to the truth of the `basic` workload, each event counted exactly once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWorkload, sleep, startDaemon, startRedis, startWorker, waitFor } from './harness.js';
+import { basicWorkloadDone, runWorkload, sleep, startDaemon, startRedis, startWorker, waitFor } from './harness.js';
 import type { CeleryWorker, DaemonProc, Metrics, RedisServer } from './harness.js';
 
 const TASK_COUNTERS = ['sent', 'received', 'started', 'succeeded', 'failed', 'retried', 'rejected', 'revoked'].map((o) => `celery_task_${o}_total`);
@@ -47,12 +47,7 @@ describe('sidecar filtering: one celery-pulse per worker, summed once', () => {
       startDaemon(['--broker-url', redis.url, '--log-level', 'warn']),
     ]);
     ids = await runWorkload(redis.url, 'basic');
-    const finished = (m: Metrics): boolean =>
-      m.value('celery_task_succeeded_total') === 7 &&
-      m.value('celery_task_failed_total') === 5 &&
-      m.value('celery_task_rejected_total') === 1 &&
-      m.value('celery_task_revoked_total') === 2;
-    await waitFor('the standalone daemon to see the whole workload', async () => finished(await standalone.metrics()), 60_000);
+    await waitFor('the standalone daemon to see the whole workload', async () => basicWorkloadDone(await standalone.metrics()), 60_000);
     await waitFor('the sidecars together to see the whole workload', async () => {
       const sum = byLabels([await side1.metrics(), await side2.metrics()], ['celery_task_succeeded_total', 'celery_task_revoked_total']);
       return Object.values(sum).reduce((a, b) => a + b, 0) === 9;

@@ -2,7 +2,7 @@
 // worker and workload. Every series carries the `broker` label, counts stay apart, and a broker
 // that goes away stops nothing on the other one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWorkload, startDaemon, startRabbit, startRedis, startWorker, waitFor } from './harness.js';
+import { basicWorkloadDone, runWorkload, startDaemon, startRabbit, startRedis, startWorker, waitFor } from './harness.js';
 import type { CeleryWorker, DaemonProc, Metrics, RabbitServer, RedisServer } from './harness.js';
 
 const IDLE = 'pulse.idle';
@@ -14,11 +14,7 @@ describe('Redis and RabbitMQ in one daemon', () => {
   let workers: CeleryWorker[] = [];
   let m: Metrics;
 
-  const finished = (cur: Metrics, broker: string, times: number): boolean =>
-    cur.value('celery_task_succeeded_total', { broker }) === 7 * times &&
-    cur.value('celery_task_failed_total', { broker }) === 5 * times &&
-    cur.value('celery_task_rejected_total', { broker }) === 1 * times &&
-    cur.value('celery_task_revoked_total', { broker }) === 2 * times;
+  const finished = (cur: Metrics, broker: string, times: number): boolean => basicWorkloadDone(cur, times, { broker });
 
   beforeAll(async () => {
     [redis, rabbit] = await Promise.all([startRedis(), startRabbit()]);
