@@ -5,6 +5,7 @@ import { FINAL_STATES, TaskTable } from './task-table.js';
 import type { TaskRecord, TaskState, TaskTableOptions } from './task-table.js';
 import { WorkerRegistry } from './workers.js';
 import { isRepeatedStart, loseTasksOf, requeueReserved } from './worker-loss.js';
+import { RECEIVED, SENT, noteQueued, queueTimesOf } from './queue-times.js';
 import type { WorkerRegistryOptions } from './workers.js';
 
 /** Label value for a task whose name never arrived (its task-received was before we started). */
@@ -158,6 +159,7 @@ export class CeleryState {
     switch (event.type) {
       case 'task-sent':
         task.sentAt = ts;
+        noteQueued(task, SENT, event.retries, ts, event.eta);
         if (event.queue !== undefined) task.queue = event.queue;
         this.noteLineage(task, event);
         if (task.state === undefined) this.setState(task, 'PENDING', ts);
@@ -165,6 +167,7 @@ export class CeleryState {
         return;
       case 'task-received':
         task.receivedAt = ts;
+        noteQueued(task, RECEIVED, event.retries, ts, event.eta);
         task.worker = event.hostname;
         if (event.queue !== undefined) task.queue = event.queue;
         this.noteLineage(task, event);
@@ -245,6 +248,15 @@ export class CeleryState {
    * With an ETA the wait counts from the ETA: time before it is scheduled, not waiting.
    */
   private queueWait(task: TaskRecord, startedAt: number): number | undefined {
+    // The attempt's own sent/received, by `retries` (one start per attempt unless redelivered).
+    const own = queueTimesOf(task, task.attempts);
+    if (own !== undefined) {
+      let queuedAt = (own.sent ?? own.received)!;
+      if (own.eta !== undefined && own.eta > queuedAt) queuedAt = own.eta;
+      if (startedAt - queuedAt >= 0) return startedAt - queuedAt;
+      if (own.received !== undefined && startedAt - own.received >= 0) return startedAt - own.received;
+    }
+    // Without `retries` on the events (or after a redelivery): what came after the previous start.
     const previousStart = task.startedAt ?? -Infinity;
     const sent = task.sentAt !== undefined && task.sentAt >= previousStart ? task.sentAt : undefined;
     const received = task.receivedAt !== undefined && task.receivedAt >= previousStart ? task.receivedAt : undefined;

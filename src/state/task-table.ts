@@ -24,6 +24,8 @@ export interface TaskRecord {
   /** Sender timestamp of the event that set `state`, to ignore older events arriving late. */
   stateTimestamp: number;
   sentAt: number | undefined;
+  /** Queue times of recent attempts by `retries` (state/queue-times.ts); undefined until one is seen. */
+  queued: number[] | undefined;
   receivedAt: number | undefined;
   startedAt: number | undefined;
   /** Timestamp of the last task-retried: events before it belong to an earlier attempt. */
@@ -113,6 +115,7 @@ export class TaskTable {
       state: undefined,
       stateTimestamp: -Infinity,
       sentAt: undefined,
+      queued: undefined,
       receivedAt: undefined,
       startedAt: undefined,
       retriedAt: undefined,

@@ -120,6 +120,23 @@ describe('CeleryState', () => {
     expect(s.tasks.get('a')?.retries).toBe(1);
   });
 
+  it('finds each attempt\'s queue time by its retries when the prefork pool stamps task-started late', () => {
+    // The pool reports attempt 1 accepted after its retry (retries=1) was already sent and received.
+    const { observer, calls } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    s.apply(task('task-sent', 'a', 100, { name: 't', retries: 0 }), 100);
+    s.apply(task('task-received', 'a', 100.1, { name: 't', retries: 0 }), 100.1);
+    s.apply(task('task-sent', 'a', 100.3, { name: 't', retries: 1, eta: 100.5 }), 100.3);
+    s.apply(task('task-received', 'a', 100.35, { name: 't', retries: 1, eta: 100.5 }), 100.35);
+    s.apply(task('task-started', 'a', 100.4), 100.4);
+    s.apply(task('task-retried', 'a', 100.45, { exception: "ConnectionError('x')" }), 100.45);
+    s.apply(task('task-started', 'a', 100.625), 100.625);
+    const waits = calls.filter((c) => c.what === 'started').map((c) => c.extra as number);
+    expect(waits).toHaveLength(2);
+    expect(waits[0]).toBeCloseTo(0.4, 9);
+    expect(waits[1]).toBeCloseTo(0.125, 9);
+  });
+
   it('falls back to task-received when there are no sent events', () => {
     const { observer, calls } = recorder();
     const s = new CeleryState(observer, OPTIONS);
