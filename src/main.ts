@@ -6,21 +6,15 @@ import type { Config } from './config/config.js';
 import { startHttpServer } from './http/server.js';
 import type { HttpServer } from './http/server.js';
 import { RateLimitedLog } from './log.js';
-import { EventDecoder } from './protocol/decoder.js';
-import { CeleryState } from './state/machine.js';
-import { combineObservers } from './state/observer.js';
 import { WorkerControl } from './control/worker-control.js';
-import { BrokerDetectors } from './detectors/index.js';
 import { DetectorMetrics } from './sinks/detector-metrics.js';
-import { logFinding } from './sinks/detector-log.js';
 import { CeleryMetrics } from './sinks/metrics.js';
-import type { BrokerMetrics } from './sinks/metrics.js';
 import { startTraceSink } from './sinks/trace-sink.js';
-import { QueueDiscovery } from './sinks/queue-discovery.js';
 import { defineQueueMetrics } from './sinks/queue-metrics.js';
 import type { QueueWatch } from './sinks/queue-metrics.js';
-import { WorkerFilter } from './filter/worker-filter.js';
 import { defineFilterMetrics } from './sinks/filter-metrics.js';
+import { createBrokerPipeline } from './pipeline.js';
+import type { BrokerPipeline } from './pipeline.js';
 
 export interface Daemon {
   readonly http: HttpServer;
@@ -48,53 +42,14 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
   const traces = config.traces.enabled
     ? startTraceSink({ config: config.traces, registry: metrics.registry, logger, version, maxOpen: config.maxTrackedTasks })
     : undefined;
-  const badInput = new RateLimitedLog(logger);
   const detectorMetrics = new DetectorMetrics(metrics.registry, { brokerLabel: config.brokers.length > 1, defaultQueueName: config.defaultQueueName });
-  const findingLog = new RateLimitedLog(logger);
-  const sources: { name: string; source: EventSource; state: CeleryState; filter: WorkerFilter | undefined; detectors: BrokerDetectors; control: WorkerControl; view: BrokerMetrics }[] = [];
-
+  const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl })[] = [];
   const queueWatches: QueueWatch[] = [];
 
+  const pipelineSinks = { metrics, detectorMetrics, traces, logger, badInput: new RateLimitedLog(logger), findingLog: new RateLimitedLog(logger) };
   for (const broker of config.brokers) {
-    const spans = traces?.forBroker(broker.url.kind);
-    const view = metrics.forBroker(broker.name, spans);
-    // Queues seen in task-sent events join those named with --queues (--no-queue-metrics: none).
-    const queues = config.queueMetrics
-      ? new QueueDiscovery(config.queues[broker.name] ?? [], (name) => logger.warn({ broker: broker.name, queue: name }, 'too many queues; new ones are not reported'))
-      : undefined;
-    const detectors = new BrokerDetectors({ stalled: config.stalled, expectedIntervals: config.expectTasks }, (finding) => {
-      detectorMetrics.record(broker.name, finding);
-      logFinding(logger, findingLog, broker.name, finding);
-    });
-    // Spans last: the metrics read the attempt's span id for their exemplar before it is ended.
-    const state = new CeleryState(combineObservers([view, detectors.observer, ...(queues ? [queues] : []), ...(spans ? [spans] : [])]), {
-      maxTasks: config.maxTrackedTasks,
-      unfinishedTtl: config.taskTtl,
-      finishedTtl: config.finishedTaskTtl,
-      pendingGrace: config.unknownTaskGrace,
-      heartbeatTimeoutFactor: config.workerTimeoutHeartbeats,
-      forgetAfter: config.workerForgetAfter,
-      maxWorkers: config.maxLabelValues,
-    });
-    // Sidecar mode (--only-worker): only this pod's worker's events reach the state.
-    const filter =
-      config.onlyWorkers.length === 0
-        ? undefined
-        : new WorkerFilter({ patterns: config.onlyWorkers, maxHeldSent: config.maxTrackedTasks, heldSentTtl: config.taskTtl }, (e, now) => state.apply(e, now));
-    const accept: { apply: CeleryState['apply'] } = filter ?? state;
-    const decoder = new EventDecoder(
-      {
-        onEvent: (event) => {
-          view.eventReceived(event.type);
-          accept.apply(event, Date.now() / 1000);
-        },
-        onError: (reason, detail) => {
-          view.decodeError(reason);
-          badInput.warn(`${broker.name}:${reason}`, { broker: broker.name, reason, detail }, 'skipped a message that is not a valid Celery event');
-        },
-      },
-      { maxFrameBytes: config.maxFrameBytes },
-    );
+    const pipeline = createBrokerPipeline(config, broker, pipelineSinks);
+    const { decoder, state, detectors, queues } = pipeline;
     const source = createEventSource(broker, config, {
       decoder,
       logger,
@@ -116,7 +71,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
     detectorMetrics.watch({ name: broker.name, state, detectors });
     metrics.watchBroker({ name: broker.name, state, connected: () => source.connected, reconnects: () => source.reconnects });
     if (queues) queueWatches.push({ name: broker.name, queues, source: createQueueDepthSource(broker, config, logger) });
-    sources.push({ name: broker.name, source, state, filter, detectors, control, view });
+    sources.push({ ...pipeline, name: broker.name, source, control });
   }
 
   const filterWatches = sources.flatMap((s) => (s.filter !== undefined ? [{ name: s.name, filter: s.filter }] : []));
