@@ -1,4 +1,5 @@
 import type { TaskEvent } from '../protocol/events.js';
+import { OrderQueue } from './order-queue.js';
 
 export type TaskState =
   | 'PENDING'
@@ -50,9 +51,11 @@ export interface TaskRecord {
   parentId: string | undefined;
   /** Local clock (epoch seconds) of the last event, for age-based eviction. */
   touchedAt: number;
-  /** Which map holds the record, and when it was last moved to the back of it (see `touch`). */
+  /** Which LRU order holds the record, when it was last moved to the back, and its place there. */
   inFinished: boolean;
   orderedAt: number;
+  /** Its entry in the order (order-queue.ts); -1 once evicted. */
+  orderStamp: number;
   /** Type code and timestamp of each event applied, to drop exact duplicates. */
   seen: number[];
   /** Events held back until an event carrying the task name arrives (out-of-order delivery). */
@@ -75,14 +78,16 @@ export type EvictionReason = 'capacity' | 'age';
  * Bounded memory of tasks, so that task-started/succeeded/failed events, which carry only a uuid,
  * can be labelled with the name and queue seen earlier.
  *
- * Two insertion-ordered maps act as LRU lists: `touch` moves a record to the back, so the front of
- * each map is always its least recently updated task and eviction never scans. Finished tasks live
- * in their own map and go first under pressure, so a flood of short tasks cannot push a long
- * running one out of memory.
+ * One map finds a task by uuid; two LRU orders (order-queue.ts), one of unfinished and one of
+ * finished tasks, say which to forget: `touch` moves a record to the back of its order, so the
+ * front is always the least recently updated task and eviction never scans. Finished tasks go
+ * first under pressure, so a flood of short tasks cannot push a long running one out of memory.
  */
 export class TaskTable {
-  private readonly unfinished = new Map<string, TaskRecord>();
-  private readonly finished = new Map<string, TaskRecord>();
+  private readonly byId = new Map<string, TaskRecord>();
+  private readonly stamps = { next: 0 };
+  private readonly unfinished = new OrderQueue<TaskRecord>(this.stamps);
+  private readonly finished = new OrderQueue<TaskRecord>(this.stamps);
   private readonly options: TaskTableOptions;
   evictions: Record<EvictionReason, number> = { capacity: 0, age: 0 };
   /** Called for every unfinished task evicted, so detectors and spans can close it. */
@@ -93,7 +98,7 @@ export class TaskTable {
   }
 
   get size(): number {
-    return this.unfinished.size + this.finished.size;
+    return this.byId.size;
   }
 
   get unfinishedCount(): number {
@@ -101,11 +106,11 @@ export class TaskTable {
   }
 
   get(uuid: string): TaskRecord | undefined {
-    return this.unfinished.get(uuid) ?? this.finished.get(uuid);
+    return this.byId.get(uuid);
   }
 
   getOrCreate(uuid: string, now: number): TaskRecord {
-    const existing = this.get(uuid);
+    const existing = this.byId.get(uuid);
     if (existing !== undefined) return existing;
     const record: TaskRecord = {
       uuid,
@@ -132,32 +137,30 @@ export class TaskTable {
       touchedAt: now,
       inFinished: false,
       orderedAt: now,
+      orderStamp: -1,
       seen: [],
       pending: undefined,
       pendingSince: 0,
     };
-    this.unfinished.set(uuid, record);
-    if (this.size > this.options.maxTasks) this.evictForCapacity();
+    this.byId.set(uuid, record);
+    this.unfinished.push(record);
+    if (this.byId.size > this.options.maxTasks) this.evictForCapacity();
     return record;
   }
 
-  /** Marks a record as just updated, moving it between maps if its state became (un)finished. */
+  /** Marks a record as just updated, moving it between orders if its state became (un)finished. */
   touch(record: TaskRecord, now: number): void {
     record.touchedAt = now;
     const isFinal = record.state !== undefined && FINAL_STATES.has(record.state);
-    // Moving a record to the back of its map on every event was 8% of a busy daemon's CPU
-    // (bench/, --cpu-prof). Eviction is by age in minutes or by capacity, so order within a second
-    // does not matter: a record already in the right map moves at most once a second.
-    if (isFinal === record.inFinished && now - record.orderedAt < 1) return;
-    const from = isFinal ? this.unfinished : this.finished;
-    const to = isFinal ? this.finished : this.unfinished;
-    from.delete(record.uuid);
-    to.delete(record.uuid);
-    to.set(record.uuid, record);
+    // Moving a record to the back on every event costs time for nothing: eviction is by age in
+    // minutes or by capacity, so order within a second does not matter. A record already in the
+    // right order moves at most once a second. An evicted record (stamp -1) is not brought back.
+    if (record.orderStamp < 0 || (isFinal === record.inFinished && now - record.orderedAt < 1)) return;
+    (record.inFinished ? this.finished : this.unfinished).remove(record);
+    (isFinal ? this.finished : this.unfinished).push(record);
     record.inFinished = isFinal;
     record.orderedAt = now;
   }
-
 
   /** Unfinished tasks, oldest update first. */
   unfinishedTasks(): IterableIterator<TaskRecord> {
@@ -169,21 +172,21 @@ export class TaskTable {
     this.evictOlderThan(this.unfinished, now - this.options.unfinishedTtl, true);
   }
 
-  private evictOlderThan(map: Map<string, TaskRecord>, cutoff: number, unfinished: boolean): void {
-    for (const record of map.values()) {
-      if (record.touchedAt > cutoff) break;
-      map.delete(record.uuid);
+  private evictOlderThan(order: OrderQueue<TaskRecord>, cutoff: number, unfinished: boolean): void {
+    for (let record = order.peek(); record !== undefined && record.touchedAt <= cutoff; record = order.peek()) {
+      order.shift();
+      this.byId.delete(record.uuid);
       this.evictions.age++;
       if (unfinished) this.onEvictUnfinished?.(record, 'age');
     }
   }
 
   private evictForCapacity(): void {
-    const victimMap = this.finished.size > 0 ? this.finished : this.unfinished;
-    const victim = victimMap.values().next().value;
+    const order = this.finished.size > 0 ? this.finished : this.unfinished;
+    const victim = order.shift();
     if (victim === undefined) return;
-    victimMap.delete(victim.uuid);
+    this.byId.delete(victim.uuid);
     this.evictions.capacity++;
-    if (victimMap === this.unfinished) this.onEvictUnfinished?.(victim, 'capacity');
+    if (order === this.unfinished) this.onEvictUnfinished?.(victim, 'capacity');
   }
 }

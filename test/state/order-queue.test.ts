@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { OrderQueue } from '../../src/state/order-queue.js';
+
+interface Item {
+  id: number;
+  orderStamp: number;
+}
+
+const item = (id: number): Item => ({ id, orderStamp: -1 });
+const ids = (q: OrderQueue<Item>): number[] => [...q.values()].map((i) => i.id);
+
+describe('OrderQueue', () => {
+  it('keeps first-in first-out order, and a moved item goes to the back', () => {
+    const q = new OrderQueue<Item>({ next: 0 });
+    const items = [1, 2, 3, 4].map(item);
+    for (const i of items) q.push(i);
+    q.remove(items[1]!);
+    q.push(items[1]!);
+    expect(ids(q)).toEqual([1, 3, 4, 2]);
+    expect(q.size).toBe(4);
+    expect(q.shift()?.id).toBe(1);
+    expect(q.peek()?.id).toBe(3);
+    expect(q.size).toBe(3);
+  });
+
+  it('an item moved to a sibling queue is no longer in the first', () => {
+    const stamps = { next: 0 };
+    const a = new OrderQueue<Item>(stamps);
+    const b = new OrderQueue<Item>(stamps);
+    const [x, y] = [item(1), item(2)];
+    a.push(x);
+    a.push(y);
+    a.remove(x);
+    b.push(x);
+    expect(ids(a)).toEqual([2]);
+    expect(ids(b)).toEqual([1]);
+    expect(a.shift()?.id).toBe(2);
+    expect(a.shift()).toBeUndefined();
+    expect(a.size).toBe(0);
+    expect(b.size).toBe(1);
+  });
+
+  it('stays in order and bounded through many moves (stale entries are compacted away)', () => {
+    const q = new OrderQueue<Item>({ next: 0 });
+    const items = Array.from({ length: 100 }, (_, i) => item(i));
+    for (const i of items) q.push(i);
+    // Move every item to the back 200 times, in id order: 20 000 pushes for 100 live items.
+    for (let round = 0; round < 200; round++) {
+      for (const i of items) {
+        q.remove(i);
+        q.push(i);
+      }
+    }
+    expect(ids(q)).toEqual(items.map((i) => i.id));
+    const internal = q as unknown as { items: unknown[] };
+    expect(internal.items.length).toBeLessThanOrEqual(2 * 100 + 1024 + 1);
+    const drained: number[] = [];
+    for (let i = q.shift(); i !== undefined; i = q.shift()) drained.push(i.id);
+    expect(drained).toEqual(items.map((i) => i.id));
+  });
+
+  it('values() skips items moved while iterating', () => {
+    const q = new OrderQueue<Item>({ next: 0 });
+    const items = [1, 2, 3].map(item);
+    for (const i of items) q.push(i);
+    const seen: number[] = [];
+    for (const i of q.values()) {
+      seen.push(i.id);
+      if (i.id === 1) q.remove(items[1]!);
+    }
+    expect(seen).toEqual([1, 3]);
+  });
+});
