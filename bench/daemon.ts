@@ -27,9 +27,12 @@ export interface DaemonCounters {
   readonly series: number;
 }
 
+/** The family the lag probe reads: events decoded, by type. */
+export const EVENTS_FAMILY = 'celery_pulse_events_received_total';
+
 const TASK_COUNTER = /^celery_task_(sent|received|started|succeeded|failed|retried|rejected|revoked)_total[{ ]/;
 
-/** Reads only the few families the benchmark compares; the rest is counted as series. */
+/** Reads only the few families the benchmark compares; the rest is counted as series (of a full scrape). */
 export function parseCounters(text: string): DaemonCounters {
   const byType: Record<string, number> = {};
   const tasks: Record<string, number> = {};
@@ -110,8 +113,10 @@ export class DaemonUnderTest {
     return { rss: kb('VmRSS'), peak: kb('VmHWM') };
   }
 
-  async scrape(): Promise<string> {
-    const res = await fetch(`${this.base}/metrics`);
+  /** The whole exposition, or only the samples written under `names` (`/metrics?name[]=…`). */
+  async scrape(names?: readonly string[]): Promise<string> {
+    const query = names === undefined || names.length === 0 ? '' : `?${names.map((n) => `name[]=${encodeURIComponent(n)}`).join('&')}`;
+    const res = await fetch(`${this.base}/metrics${query}`);
     if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
     return res.text();
   }

@@ -6,7 +6,7 @@ import type { BrokerKind, BrokerUnderTest } from './brokers.js';
 import { DaemonUnderTest } from './daemon.js';
 import { runLoad } from './load.js';
 import type { Publisher } from './publishers.js';
-import { countSeries, findMaxRate, rateStep, fmtCount, fmtRate, measureLag, measureScrape } from './scenarios.js';
+import { LAG_POLL_MS, countSeries, findMaxRate, rateStep, fmtCount, fmtRate, measureLag, measureScrape } from './scenarios.js';
 import { measureMemory, soak } from './memory.js';
 import type { MemoryPoint, SoakResult } from './memory.js';
 import type { Bench, LadderResult, RateStep, LagResult, ScrapeResult } from './scenarios.js';
@@ -119,7 +119,7 @@ async function throughputAndLag(broker: BrokerUnderTest, o: SuiteOptions, report
     }
     if (want.has('lag')) {
       o.say(`${broker.kind}: lag from publish to counter at ${fmtRate(o.lagRate)} for ${o.lagSeconds} s`);
-      const { scrapes: _scrapes, ...lag } = await measureLag(b, o.lagRate, o.lagSeconds, 20);
+      const { probes: _probes, fullScrapes: _fullScrapes, ...lag } = await measureLag(b, o.lagRate, o.lagSeconds, LAG_POLL_MS);
       report.lag = lag;
       o.say(`  p50 ${lag.p50Ms} ms, p99 ${lag.p99Ms} ms, max ${lag.maxMs} ms over ${lag.samples} samples, lost ${lag.lost}`);
     }

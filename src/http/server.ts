@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { RateLimitedLog } from '../log.js';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, negotiate, serialize } from './exposition.js';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, negotiate, requestedNames, serialize } from './exposition.js';
 import type { MetricSource } from './exposition.js';
 import { AccessControl, tlsServerOptions } from './access.js';
 import type { WebConfig } from './web-config.js';
@@ -91,11 +91,8 @@ async function handle(options: HttpOptions, req: IncomingMessage, res: ServerRes
     return send(res, req, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
   }
   switch (path) {
-    case options.metricsPath: {
-      const format = negotiate(req.headers.accept);
-      const body = await serialize(options.registry, format);
-      return send(res, req, 200, format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, body);
-    }
+    case options.metricsPath:
+      return metrics(options, req, res);
     case '/healthz':
       return send(res, req, 200, 'text/plain; charset=utf-8', 'ok\n');
     case '/readyz': {
@@ -107,6 +104,38 @@ async function handle(options: HttpOptions, req: IncomingMessage, res: ServerRes
       return send(res, req, 200, 'text/html; charset=utf-8', landingPage(options));
     default:
       return send(res, req, 404, 'text/plain; charset=utf-8', 'not found\n');
+  }
+}
+
+/**
+ * /metrics, optionally restricted with `name[]` parameters. The text is written in time slices
+ * (exposition.ts), so broker frames keep flowing during a large scrape; if the client goes away
+ * meanwhile the work stops. HEAD answers with the headers only and collects nothing: collecting
+ * can query the brokers (queue depths), and its Content-Length would be stale by the next GET.
+ */
+async function metrics(options: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const format = negotiate(req.headers.accept);
+  const contentType = format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
+  if (req.method === 'HEAD') {
+    res.statusCode = 200;
+    res.setHeader('Content-Type', contentType);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.end();
+    return;
+  }
+  const gone = new AbortController();
+  const onClose = (): void => {
+    if (!res.writableEnded) gone.abort(new Error('client went away'));
+  };
+  res.once('close', onClose);
+  try {
+    const body = await serialize(options.registry, format, { names: requestedNames(req.url), signal: gone.signal });
+    send(res, req, 200, contentType, body);
+  } catch (err) {
+    if (gone.signal.aborted) return;
+    throw err;
+  } finally {
+    res.off('close', onClose);
   }
 }
 

@@ -8,7 +8,9 @@ import type { Counter, Histogram } from 'prom-client';
 // They rely on prom-client keeping each series as a long-lived object in `hashMap` (true for
 // Counter and Histogram in 15.x; package.json pins ^15). A series removed with `remove()` leaves
 // its cell orphaned, so whoever removes series must drop their cells too (BrokerMetrics.forgetWorker
-// drops the BoundedChildren cache). The exposition still goes through prom-client's get().
+// drops the BoundedChildren cache). The exposition reads counters through prom-client's get() and
+// histograms straight from the same series objects (http/exposition.ts); the exposition tests hold
+// both to prom-client's own layout.
 
 export interface CounterCell {
   inc(value?: number): void;

@@ -1,7 +1,9 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import type { OpenMetricsContentType } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { negotiate, serialize } from '../../src/http/exposition.js';
+import { negotiate, requestedNames, serialize } from '../../src/http/exposition.js';
+import type { ExpositionFormat } from '../../src/http/exposition.js';
+import { referenceSerialize } from './reference-exposition.js';
 
 function registry(): Registry<OpenMetricsContentType> {
   const r = new Registry<OpenMetricsContentType>();
@@ -39,5 +41,205 @@ describe('serialize', () => {
     expect(negotiate(undefined)).toBe('prometheus');
     expect(negotiate('text/plain;version=0.0.4')).toBe('prometheus');
     expect(negotiate('application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5')).toBe('openmetrics');
+  });
+});
+
+/**
+ * A registry shaped like the daemon's at scale: task counters by name, hostname and queue (with
+ * exception classes), two histograms with exemplars, collect-time gauges, a summary, a counter
+ * without _total and label values that need escaping. About 14k sample lines.
+ */
+function largeRegistry(): { r: Registry<OpenMetricsContentType>; events: Counter<string> } {
+  const r = new Registry<OpenMetricsContentType>();
+  r.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  const registers = [r];
+  for (const outcome of ['received', 'started', 'succeeded', 'failed']) {
+    const withException = outcome === 'failed';
+    const c = new Counter({ name: `celery_task_${outcome}_total`, help: `Tasks ${outcome}`, labelNames: ['name', 'hostname', 'queue_name', ...(withException ? ['exception'] : [])], registers, enableExemplars: withException });
+    for (let n = 0; n < 100; n++) {
+      for (let w = 0; w < 20; w++) {
+        const labels = { name: `app.tasks.t${n}${n === 7 ? '"\\\n' : ''}`, hostname: `celery@w${w}`, queue_name: `q${n % 4}` };
+        if (withException) c.inc({ labels: { ...labels, exception: 'ValueError' }, value: n + w, exemplarLabels: { trace_id: `t${n}` } } as never);
+        else c.inc(labels, n * w + 0.5);
+      }
+    }
+  }
+  for (const name of ['celery_task_runtime_seconds', 'celery_task_queue_wait_seconds']) {
+    const h = new Histogram({ name, help: 'Seconds', labelNames: ['name', 'queue_name'], buckets: [0.01, 0.1, 0.5, 1, 5, 10, 60], registers, enableExemplars: name.includes('runtime') });
+    for (let n = 0; n < 200; n++) {
+      for (const v of [0.005, 0.3, n / 10, 70]) {
+        if (name.includes('runtime')) h.observe({ labels: { name: `t${n}`, queue_name: `q${n % 4}` }, value: v, exemplarLabels: { trace_id: `x${n}` } } as never);
+        else h.observe({ name: `t${n}`, queue_name: `q${n % 4}` }, v);
+      }
+    }
+  }
+  new Histogram({ name: 'empty_seconds', help: 'never observed', registers });
+  const events = new Counter({ name: 'celery_pulse_events_received_total', help: 'Events', labelNames: ['type'], registers });
+  for (const type of ['task-received', 'task-started', 'worker-heartbeat']) events.inc({ type }, 10);
+  new Counter({ name: 'no_suffix', help: 'A counter named without _total', registers }).inc(3);
+  new Gauge({
+    name: 'celery_worker_up',
+    help: 'Up, set at collect time',
+    labelNames: ['hostname'],
+    registers,
+    collect() {
+      this.reset();
+      for (let w = 0; w < 20; w++) this.set({ hostname: `celery@w${w}` }, w % 2);
+    },
+  });
+  const s = new Summary({ name: 'some_summary_seconds', help: 'A summary', percentiles: [0.5, 0.9], registers });
+  for (let i = 0; i < 10; i++) s.observe(i);
+  return { r, events };
+}
+
+function sampleNames(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of text.split('\n')) if (line !== '' && !line.startsWith('#')) out.add(/^[^{ ]+/.exec(line)![0]);
+  return out;
+}
+
+describe('serialize in time slices', () => {
+  it.each<ExpositionFormat>(['prometheus', 'openmetrics'])('writes %s byte for byte as the one-shot serializer did, however it is sliced', async (format) => {
+    const { r } = largeRegistry();
+    const reference = await referenceSerialize(r, format);
+    expect(reference.split('\n').length).toBeGreaterThan(10_000);
+    expect(await serialize(r, format, { sliceMs: Infinity })).toBe(reference);
+    // A zero slice yields after every 64 samples: the most boundaries there can be.
+    expect(await serialize(r, format, { sliceMs: 0 })).toBe(reference);
+    expect(await serialize(r, format)).toBe(reference);
+  });
+
+  it('lets the event loop turn while it writes a large registry, and a one-shot write would not', async () => {
+    const { r } = largeRegistry();
+    // How many times a self-rescheduling setImmediate (what a broker socket's callbacks need: a
+    // turn of the event loop) ran between the start of a scrape and its end.
+    const turnsDuring = async (sliceMs: number): Promise<number> => {
+      let turns = 0;
+      let done = false;
+      const scrape = serialize(r, 'prometheus', { sliceMs });
+      const spin = (): void => {
+        if (done) return;
+        turns++;
+        setImmediate(spin);
+      };
+      setImmediate(spin);
+      await scrape;
+      done = true;
+      return turns;
+    };
+    expect(await turnsDuring(Infinity)).toBe(0);
+    expect(await turnsDuring(0)).toBeGreaterThan(50);
+    // The default slice on a registry of 14k lines: it takes more than one slice anywhere.
+    expect(await turnsDuring(1)).toBeGreaterThan(0);
+  });
+
+  it('reads counters that move between slices, and never writes a torn line', async () => {
+    const { r, events } = largeRegistry();
+    let bumps = 0;
+    let done = false;
+    const bump = (): void => {
+      if (done) return;
+      events.inc({ type: 'task-received' }, 1);
+      bumps++;
+      setImmediate(bump);
+    };
+    setImmediate(bump);
+    const text = await serialize(r, 'prometheus', { sliceMs: 0 });
+    done = true;
+    expect(bumps).toBeGreaterThan(0);
+    const received = Number(/^celery_pulse_events_received_total\{type="task-received"\} (\d+)$/m.exec(text)![1]);
+    expect(received).toBeGreaterThanOrEqual(10);
+    expect(received).toBeLessThanOrEqual(10 + bumps);
+    // Every sample line is whole: a name, optional labels, and a number.
+    for (const line of text.split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? (-?[0-9.e+-]+|[+-]Inf|NaN)$/);
+    }
+  });
+
+  it('serves concurrent scrapes each in full', async () => {
+    const { r } = largeRegistry();
+    const [prom, om] = [await referenceSerialize(r, 'prometheus'), await referenceSerialize(r, 'openmetrics')];
+    const results = await Promise.all([
+      serialize(r, 'prometheus', { sliceMs: 0 }),
+      serialize(r, 'openmetrics', { sliceMs: 0 }),
+      serialize(r, 'prometheus', { sliceMs: 0 }),
+    ]);
+    expect(results).toEqual([prom, om, prom]);
+  });
+
+  it('stops when its signal is aborted', async () => {
+    const { r } = largeRegistry();
+    const gone = new AbortController();
+    const scrape = serialize(r, 'prometheus', { sliceMs: 0, signal: gone.signal });
+    gone.abort(new Error('client went away'));
+    await expect(scrape).rejects.toThrow('client went away');
+  });
+});
+
+describe('name[] restriction', () => {
+  it('keeps the samples written under a listed name, as prometheus_client does', async () => {
+    const { r } = largeRegistry();
+    // A counter's samples are written as x_total; a histogram's as x_bucket, x_sum and x_count.
+    const events = await serialize(r, 'prometheus', { names: new Set(['celery_pulse_events_received_total']) });
+    expect(events).toBe(
+      '# HELP celery_pulse_events_received_total Events\n# TYPE celery_pulse_events_received_total counter\n' +
+        'celery_pulse_events_received_total{type="task-received"} 10\ncelery_pulse_events_received_total{type="task-started"} 10\n' +
+        'celery_pulse_events_received_total{type="worker-heartbeat"} 10\n',
+    );
+    const counts = await serialize(r, 'prometheus', { names: new Set(['celery_task_runtime_seconds_count', 'celery_worker_up', 'nope']) });
+    expect(sampleNames(counts)).toEqual(new Set(['celery_task_runtime_seconds_count', 'celery_worker_up']));
+    expect(counts).toContain('# TYPE celery_task_runtime_seconds histogram\n');
+    expect(counts.split('\n').filter((l) => l.startsWith('celery_worker_up{')).length).toBe(20);
+    // The family name of a histogram has no samples of its own; neither has a summary's _bucket.
+    expect(await serialize(r, 'prometheus', { names: new Set(['celery_task_runtime_seconds', 'some_summary_seconds_bucket']) })).toBe('');
+    expect(sampleNames(await serialize(r, 'prometheus', { names: new Set(['some_summary_seconds', 'some_summary_seconds_sum']) }))).toEqual(
+      new Set(['some_summary_seconds', 'some_summary_seconds_sum']),
+    );
+  });
+
+  it('writes the restricted samples exactly as the full exposition has them', async () => {
+    const { r } = largeRegistry();
+    for (const format of ['prometheus', 'openmetrics'] as const) {
+      const full = await serialize(r, format);
+      const names = new Set(['celery_task_failed_total', 'celery_task_runtime_seconds_bucket', 'no_suffix', 'no_suffix_total']);
+      const part = await serialize(r, format, { names, sliceMs: 0 });
+      const kept = full.split('\n').filter((l) => !l.startsWith('#') && names.has(/^[^{ ]+/.exec(l)?.[0] ?? ''));
+      expect(part.split('\n').filter((l) => l !== '' && !l.startsWith('#'))).toEqual(kept);
+      // no_suffix is written as no_suffix in Prometheus text and no_suffix_total in OpenMetrics.
+      expect(sampleNames(part)).toEqual(new Set(['celery_task_failed_total', 'celery_task_runtime_seconds_bucket', format === 'openmetrics' ? 'no_suffix_total' : 'no_suffix']));
+      if (format === 'openmetrics') {
+        expect(part.endsWith('# EOF\n')).toBe(true);
+        expect(part).toContain('# TYPE celery_task_failed counter\n');
+        expect(part).toMatch(/celery_task_runtime_seconds_bucket\{le="0.01",name="t0",queue_name="q0"\} 2 # \{trace_id="x0"\} 0 /);
+      }
+    }
+    expect(await serialize(r, 'openmetrics', { names: new Set(['nothing_total']) })).toBe('# EOF\n');
+  });
+
+  it('collects only the families it may write', async () => {
+    const r = new Registry();
+    let collected = 0;
+    new Gauge({
+      name: 'g',
+      help: 'g',
+      registers: [r],
+      collect() {
+        collected++;
+        this.set(1);
+      },
+    });
+    new Counter({ name: 'c_total', help: 'c', registers: [r] }).inc();
+    expect(await serialize(r, 'prometheus', { names: new Set(['c_total']) })).toBe('# HELP c_total c\n# TYPE c_total counter\nc_total 1\n');
+    expect(collected).toBe(0);
+    expect(await serialize(r, 'prometheus', { names: new Set(['g']) })).toBe('# HELP g g\n# TYPE g gauge\ng 1\n');
+    expect(collected).toBe(1);
+  });
+
+  it('reads name[] from the query string', () => {
+    expect(requestedNames('/metrics')).toBeUndefined();
+    expect(requestedNames('/metrics?x=1')).toBeUndefined();
+    expect(requestedNames('/metrics?name[]=')).toBeUndefined();
+    expect(requestedNames('/metrics?name[]=a_total&name%5B%5D=b_bucket&name[]=&other=c')).toEqual(new Set(['a_total', 'b_bucket']));
   });
 });
