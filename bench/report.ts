@@ -1,5 +1,6 @@
 // The results table, in Markdown so that it can go into the README as printed.
 import type { BrokerReport } from './suite.js';
+import { flatness } from './restarts.js';
 import { fmtCount, fmtRate } from './scenarios.js';
 
 interface Row {
@@ -53,7 +54,7 @@ const ROWS: readonly Row[] = [
   {
     what: 'restarts: RSS max first half → second half, slope over the second half',
     target: () => 'flat',
-    value: (r) => r.restarts && `${r.restarts.firstHalfMaxMb} → ${r.restarts.secondHalfMaxMb} MB, ${r.restarts.slopeMbPerMin} MB/min; ${r.restarts.flat ? 'flat' : '**not flat**'}`,
+    value: (r) => r.restarts && `${r.restarts.firstHalfMaxMb} → ${r.restarts.secondHalfMaxMb} MB, ${r.restarts.slopeMbPerMin} MB/min; ${r.restarts.flat === false ? '**not flat**' : flatness(r.restarts)}`,
   },
   { what: 'restarts: verdict', target: () => '', value: (r) => r.restarts && (r.restarts.pass ? 'pass' : '**FAIL**') },
   {
