@@ -13,18 +13,51 @@ export interface BrokerUnderTest {
   /** What the daemon gets as --broker-url. */
   readonly url: string;
   publisher(): Promise<Publisher>;
+  /** SIGKILLs the broker (a crash: no goodbye to its clients) and waits until it has exited. */
+  kill(): Promise<void>;
+  /** Starts a killed broker again on the same port(s), and data for RabbitMQ; resolves once it accepts clients. */
+  revive(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startBroker(kind: BrokerKind, cpu: number | undefined): Promise<BrokerUnderTest> {
   if (kind === 'redis') {
-    const redis = await startRedis();
+    let redis = await startRedis();
     pinTree(redis.proc.child.pid, cpu);
-    return { kind, url: redis.url, publisher: () => RedisPublisher.connect(redis.port), stop: () => redis.stop() };
+    const port = redis.port;
+    return {
+      kind,
+      url: redis.url,
+      publisher: () => RedisPublisher.connect(port),
+      async kill() {
+        redis.proc.signal('SIGKILL');
+        await redis.proc.exited;
+      },
+      async revive() {
+        await redis.stop();
+        redis = await startRedis([], port);
+        pinTree(redis.proc.child.pid, cpu);
+      },
+      stop: () => redis.stop(),
+    };
   }
   const rabbit = await startRabbit();
   pinTree(rabbit.proc.child.pid, cpu);
-  return { kind, url: rabbit.url, publisher: () => AmqpPublisher.connect(rabbit.url), stop: () => rabbit.stop() };
+  return {
+    kind,
+    url: rabbit.url,
+    publisher: () => AmqpPublisher.connect(rabbit.url),
+    async kill() {
+      rabbit.proc.signal('SIGKILL');
+      await rabbit.proc.exited;
+    },
+    async revive() {
+      // The node is already dead: restart() only waits for epmd to forget it and boots it again.
+      await rabbit.restart({ kill: true });
+      pinTree(rabbit.proc.child.pid, cpu);
+    },
+    stop: () => rabbit.stop(),
+  };
 }
 
 /** Pins a process and every descendant (rabbitmq-server's Erlang VM is a child of its script). */

@@ -54,7 +54,7 @@ export async function measureMemory(b: Bench, rate: number, checkpoints: readonl
  * counter stops moving: then events were lost (the checkpoint reports how many) and waiting longer
  * would wait forever.
  */
-async function backlogBelow(b: Bench, events: number): Promise<void> {
+export async function backlogBelow(b: Bench, events: number): Promise<void> {
   let last = -1;
   let lastChange = performance.now();
   for (;;) {
@@ -113,7 +113,7 @@ export async function soak(b: Bench, rate: number, seconds: number, everyS: numb
   };
 }
 
-function slope(xs: readonly number[], ys: readonly number[]): number {
+export function slope(xs: readonly number[], ys: readonly number[]): number {
   const n = xs.length;
   if (n < 2) return 0;
   const mx = xs.reduce((a, x) => a + x, 0) / n;

@@ -1,5 +1,6 @@
 // The results table, in Markdown so that it can go into the README as printed.
 import type { BrokerReport } from './suite.js';
+import { flatness } from './restarts.js';
 import { fmtCount, fmtRate } from './scenarios.js';
 
 interface Row {
@@ -39,6 +40,24 @@ const ROWS: readonly Row[] = [
     value: (r) => r.soak && `${r.soak.firstMb} → ${r.soak.lastMb} MB, ${r.soak.slopeMbPerMin} MB/min over ${r.soak.seconds} s`,
   },
   {
+    what: 'soak with broker restarts: events published while up − counted (cycles with any mismatch)',
+    target: () => '0',
+    value: (r) =>
+      r.restarts &&
+      `${r.restarts.lost} (${r.restarts.cyclesWithLoss}) of ${fmtCount(r.restarts.published)} over ${r.restarts.cycles.length} restarts (${fmtRate(r.restarts.rate)}, ${r.restarts.seconds} s, every ${r.restarts.restartEvery} s, down ${r.restarts.downSeconds} s)`,
+  },
+  {
+    what: 'restarts: broker_up 0 after SIGKILL / 1 after restart (max); reconnects',
+    target: () => 'one reconnect per restart',
+    value: (r) => r.restarts && `${r.restarts.maxDownNoticedS} / ${r.restarts.maxBackAfterS} s; ${r.restarts.reconnects}${r.restarts.reconnectsExact ? '' : ' (**not** one per restart)'}`,
+  },
+  {
+    what: 'restarts: RSS max first half → second half, slope over the second half',
+    target: () => 'flat',
+    value: (r) => r.restarts && `${r.restarts.firstHalfMaxMb} → ${r.restarts.secondHalfMaxMb} MB, ${r.restarts.slopeMbPerMin} MB/min; ${r.restarts.flat === false ? '**not flat**' : flatness(r.restarts)}`,
+  },
+  { what: 'restarts: verdict', target: () => '', value: (r) => r.restarts && (r.restarts.pass ? 'pass' : '**FAIL**') },
+  {
     what: '/metrics scrape, p50 / p99',
     target: () => '< 100 ms at 10k series',
     value: (r) => r.scrape && `${r.scrape.idle.p50Ms} / ${r.scrape.idle.p99Ms} ms (${fmtCount(r.scrape.series)} series)`,
@@ -71,6 +90,15 @@ export function renderTable(reports: readonly BrokerReport[]): string {
       return t === '' ? v : `${v} (${t})`;
     });
     lines.push(`| ${row.what} | ${cells.join(' | ')} |`);
+  }
+  for (const r of reports) {
+    if (r.restarts === undefined || r.restarts.cycles.length === 0) continue;
+    lines.push('', `${r.broker}, broker restarts cycle by cycle:`, '');
+    lines.push('| cycle | published while up | counted | broker_up 0 after SIGKILL | broker start | broker_up 1 after start | reconnects | RSS |');
+    lines.push('|---|---|---|---|---|---|---|---|');
+    for (const c of r.restarts.cycles) {
+      lines.push(`| ${c.cycle} | ${c.published} | ${c.counted}${c.mismatches.length > 0 ? ' (mismatch)' : ''} | ${c.downNoticedS} s | ${c.brokerStartS} s | ${c.backAfterS} s | ${c.reconnects} | ${c.rssMb} MB |`);
+    }
   }
   for (const r of reports) for (const e of r.errors) lines.push(`\n${r.broker} error: ${e.split('\n')[0]}`);
   return lines.join('\n');

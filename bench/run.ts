@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--brokers redis,rabbitmq] [--phases …] [--soak-seconds 600]`:
+// `npm run bench [-- --quick] [--brokers redis,rabbitmq] [--phases …] [--soak-seconds 600] [--restarts-seconds 360 --restart-every 60]`:
 // runs the benchmark against real brokers and the built daemon, prints a table, writes JSON.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import type { BrokerReport, Phase, SuiteOptions } from './suite.js';
 
 const USAGE = `usage: npm run bench -- [--quick] [--brokers redis,rabbitmq] [--phases ${PHASES.join(',')}]
        [--rates 50000,100000,…] [--step-seconds N] [--soak-seconds N] [--memory-ids 1000000,10000000] [--out FILE] [--cpu-prof]
+       [--restarts-seconds N] [--restart-every N] [--restart-down N] [--restarts-rate N]
 Runs the daemon at ${DAEMON} (set CELERY_PULSE_DAEMON for another build; \`npm run build\` first).`;
 
 async function main(): Promise<void> {
@@ -26,6 +27,10 @@ async function main(): Promise<void> {
       'step-seconds': { type: 'string' },
       'soak-seconds': { type: 'string' },
       'memory-ids': { type: 'string' },
+      'restarts-seconds': { type: 'string' },
+      'restart-every': { type: 'string' },
+      'restart-down': { type: 'string' },
+      'restarts-rate': { type: 'string' },
       out: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -56,6 +61,11 @@ async function main(): Promise<void> {
     maxTrackedTasks: 100_000,
     soakSeconds: num(values['soak-seconds']) ?? (quick ? 20 : 90),
     soakRate: 10_000,
+    // An hour of a busy cluster with a broker restart every 10 minutes, compressed ten-fold.
+    restartsSeconds: num(values['restarts-seconds']) ?? (quick ? 60 : 360),
+    restartEvery: num(values['restart-every']) ?? (quick ? 20 : 60),
+    restartDown: num(values['restart-down']) ?? 2,
+    restartsRate: num(values['restarts-rate']) ?? 5_000,
     scrapeSeries: 10_000,
     cores,
     // Each daemon writes a .cpuprofile on exit (open it in Chrome DevTools or speedscope).
@@ -99,7 +109,8 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`load average before ${result.loadavgBefore.join(' ')}, after ${result.loadavgAfter.join(' ')}; ${result.seconds} s`);
   console.log(`results: ${out}`);
-  if (reports.some((r) => r.errors.length > 0)) process.exitCode = 1;
+  // A failed verdict (loss while the broker was up, a missed reconnect, growing memory) fails the run too.
+  if (reports.some((r) => r.errors.length > 0 || r.restarts?.pass === false)) process.exitCode = 1;
 }
 
 /** The rates tried: from well below the target up past it, ending where a failure is certain. */

@@ -1,5 +1,6 @@
 // One broker's benchmark, phase by phase, each phase on a fresh daemon where its state would
-// otherwise skew the next: throughput and lag; /metrics with 10k series; memory and soak.
+// otherwise skew the next: throughput and lag; /metrics with 10k series; memory and soak; a soak
+// with broker restarts.
 import { performance } from 'node:perf_hooks';
 import { startBroker } from './brokers.js';
 import type { BrokerKind, BrokerUnderTest } from './brokers.js';
@@ -10,11 +11,13 @@ import { LAG_POLL_MS, countSeries, findMaxRate, rateStep, fmtCount, fmtRate, mea
 import { measureMemory, soak } from './memory.js';
 import type { MemoryPoint, SoakResult } from './memory.js';
 import type { Bench, LadderResult, RateStep, LagResult, ScrapeResult } from './scenarios.js';
+import { describeRestarts, restartSoak } from './restarts.js';
+import type { RestartsResult } from './restarts.js';
 import { TrafficModel } from './traffic.js';
 import type { TrafficOptions } from './traffic.js';
 
-export type Phase = 'baseline' | 'throughput' | 'lag' | 'scrape' | 'memory' | 'soak';
-export const PHASES: readonly Phase[] = ['baseline', 'throughput', 'lag', 'scrape', 'memory', 'soak'];
+export type Phase = 'baseline' | 'throughput' | 'lag' | 'scrape' | 'memory' | 'soak' | 'restarts';
+export const PHASES: readonly Phase[] = ['baseline', 'throughput', 'lag', 'scrape', 'memory', 'soak', 'restarts'];
 
 export interface SuiteOptions {
   readonly phases: readonly Phase[];
@@ -30,6 +33,12 @@ export interface SuiteOptions {
   readonly maxTrackedTasks: number;
   readonly soakSeconds: number;
   readonly soakRate: number;
+  /** The restarts phase: seconds of traffic in all, a SIGKILL + restart of the broker after every `restartEvery` of them. */
+  readonly restartsSeconds: number;
+  readonly restartEvery: number;
+  /** Seconds the broker stays down each time. */
+  readonly restartDown: number;
+  readonly restartsRate: number;
   /** Series wanted for the scrape phase (at least). */
   readonly scrapeSeries: number;
   readonly cores: { daemon: number; generator: number } | undefined;
@@ -47,6 +56,7 @@ export interface BrokerReport {
   scrape?: ScrapeResult;
   memory?: { maxTrackedTasks: number; rate: number; points: MemoryPoint[] };
   soak?: SoakResult;
+  restarts?: RestartsResult;
   errors: string[];
 }
 
@@ -63,6 +73,7 @@ export async function benchBroker(kind: BrokerKind, o: SuiteOptions): Promise<Br
     if (want.has('throughput') || want.has('lag')) await throughputAndLag(broker, o, report, want);
     if (want.has('scrape')) await scrapePhase(broker, o, report);
     if (want.has('memory') || want.has('soak')) await memoryAndSoak(broker, o, report, want);
+    if (want.has('restarts')) await restartsPhase(broker, o, report);
   } finally {
     await broker.stop();
   }
@@ -168,4 +179,32 @@ async function memoryAndSoak(broker: BrokerUnderTest, o: SuiteOptions, report: B
       o.say(`  RSS ${s.firstMb} -> ${s.lastMb} MB (max ${s.maxMb}), slope over the second half ${s.slopeMbPerMin} MB/min, lost ${s.lost}`);
     }
   });
+}
+
+async function restartsPhase(broker: BrokerUnderTest, o: SuiteOptions, report: BrokerReport): Promise<void> {
+  o.say(
+    `${broker.kind}: soak with broker restarts at ${fmtRate(o.restartsRate)} for ${o.restartsSeconds} s of traffic, ` +
+      `SIGKILL + restart on the same port every ${o.restartEvery} s, down ${o.restartDown} s`,
+  );
+  // The default --broker-ping-interval (5 s): a SIGKILLed broker closes the connection, noticed at
+  // once. (A 1 s AMQP heartbeat had RabbitMQ drop the daemon mid-warm-up on a loaded 2-core machine.)
+  const args = ['--max-tracked-tasks', String(o.maxTrackedTasks)];
+  const daemon = await DaemonUnderTest.start(broker.url, args, o.cores?.daemon, o.nodeArgs);
+  try {
+    const r = await restartSoak(broker, daemon, {
+      seconds: o.restartsSeconds,
+      restartEvery: o.restartEvery,
+      downSeconds: o.restartDown,
+      rate: o.restartsRate,
+      maxTrackedTasks: o.maxTrackedTasks,
+      idPrefix: idPrefix(),
+      say: o.say,
+    });
+    report.restarts = r;
+    o.say(describeRestarts(broker.kind, r));
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\ndaemon output:\n${daemon.output.slice(-2000)}`, { cause: err });
+  } finally {
+    await daemon.stop();
+  }
 }

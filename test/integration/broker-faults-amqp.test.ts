@@ -1,10 +1,10 @@
-// Broker faults on a real rabbitmq-server: SIGKILL and restart, SIGSTOP and SIGCONT; and a Redis
-// broker next to it that keeps counting while RabbitMQ is away. Events are published as a Celery
+// Broker faults on a real rabbitmq-server: SIGKILL and restart, SIGSTOP and SIGCONT, unreachable at
+// start-up; and a Redis broker next to it: each keeps counting exactly while the other is away. Events are published as a Celery
 // worker does (raw JSON to the `celeryev` topic exchange, routing key task.multi).
 import { connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, sleep, startDaemon, startRabbit, startRedis, waitFor } from './harness.js';
-import type { DaemonProc, Metrics, RabbitServer, RedisServer } from './harness.js';
+import { BASIC_FINAL_EVENTS, basicWorkloadDone, freePort, runWorkload, sleep, startDaemon, startRabbit, startRedis, startWorker, waitFor } from './harness.js';
+import type { CeleryWorker, DaemonProc, Metrics, RabbitServer, RedisServer } from './harness.js';
 import { EventPublisher, goodTask } from './hostile-publisher.js';
 
 async function publishAmqp(url: string, name: string, n: number): Promise<void> {
@@ -38,7 +38,7 @@ async function counted(daemon: DaemonProc, name: string, expected: number): Prom
   return daemon.metrics();
 }
 
-describe('RabbitMQ and Redis brokers; RabbitMQ fails', () => {
+describe('RabbitMQ and Redis brokers, each failing in turn', () => {
   let rabbit: RabbitServer;
   let redis: RedisServer;
   let daemon: DaemonProc;
@@ -93,6 +93,32 @@ describe('RabbitMQ and Redis brokers; RabbitMQ fails', () => {
     expect(m.value('celery_pulse_broker_reconnects_total', { broker: 'rabbit' })).toBe(2);
   });
 
+  it('keeps counting RabbitMQ exactly while Redis is killed, and counts Redis again once it is back', async () => {
+    redis.proc.signal('SIGKILL');
+    await redis.proc.exited;
+    expect(await upWithin(daemon, 0, { broker: 'redis' })).toBeLessThan(3);
+    await publishAmqp(rabbit.url, 'amqp.during-redis', 30);
+    let m = await counted(daemon, 'amqp.during-redis', 30);
+    expect(m.value('celery_task_received_total', { name: 'amqp.during-redis', broker: 'rabbit' })).toBe(30);
+    expect(m.value('celery_task_succeeded_total', { name: 'amqp.during-redis', broker: 'redis' })).toBe(0);
+    expect(m.value('celery_pulse_broker_up', { broker: 'rabbit' })).toBe(1);
+    expect(m.value('celery_pulse_broker_up', { broker: 'redis' })).toBe(0);
+    const port = redis.port;
+    await redis.stop();
+    redis = await startRedis([], port);
+    await upWithin(daemon, 1, { broker: 'redis' });
+    const pub = await EventPublisher.connect(redis.port, 0);
+    let t = Date.now() / 1000;
+    for (let i = 0; i < 15; i++) expect(await pub.events(goodTask('redis.after-kill', 'r@h', (t += 0.01)))).toBe(1);
+    await pub.close();
+    m = await counted(daemon, 'redis.after-kill', 15);
+    expect(m.value('celery_task_succeeded_total', { name: 'redis.after-kill', broker: 'redis' })).toBe(15);
+    expect(m.value('celery_task_succeeded_total', { name: 'amqp.during-redis' })).toBe(30);
+    expect(m.value('celery_task_succeeded_total', { name: 'redis.during' })).toBe(20);
+    expect(m.value('celery_pulse_broker_reconnects_total', { broker: 'redis' })).toBe(1);
+    expect(m.value('celery_pulse_broker_reconnects_total', { broker: 'rabbit' })).toBe(2);
+  });
+
   it('keeps a planted AMQP password out of logs and responses, right or wrong, and serves with the broker unreachable', async () => {
     const password = 'Amqp/S3cret@Planted';
     await rabbit.api('PUT', '/api/users/planted', { password, tags: '' });
@@ -118,5 +144,51 @@ describe('RabbitMQ and Redis brokers; RabbitMQ fails', () => {
     } finally {
       await Promise.all([right.stop(), wrong.stop(), nowhere.stop()]);
     }
+  });
+});
+
+describe('a RabbitMQ broker unreachable at start-up', () => {
+  let rabbit: RabbitServer | undefined;
+  let worker: CeleryWorker | undefined;
+  let daemon: DaemonProc;
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    daemon = await startDaemon(['--broker-url', `amqp://guest:guest@127.0.0.1:${port}//`, '--broker-ping-interval', '1s', '--no-queue-metrics', '--log-level', 'warn'], {}, { waitReady: false });
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await daemon?.stop();
+    await rabbit?.stop();
+  });
+
+  it('serves /metrics with the broker down, then attaches once it appears and counts a Celery workload exactly', async () => {
+    // Several connection attempts fail meanwhile (backoff from 200 ms): none may stop the daemon.
+    await sleep(3000);
+    expect(daemon.proc.running).toBe(true);
+    const res = await fetch(`${daemon.base}/metrics`);
+    expect(res.status).toBe(200);
+    const before = await daemon.metrics();
+    expect(before.find('celery_pulse_broker_up').map((s) => s.value)).toEqual([0]);
+    expect((await fetch(`${daemon.base}/readyz`)).status).toBe(503);
+    expect((await fetch(`${daemon.base}/healthz`)).status).toBe(200);
+    rabbit = await startRabbit({ port });
+    await upWithin(daemon, 1, {});
+    expect((await fetch(`${daemon.base}/readyz`)).status).toBe(200);
+    // A real worker and the basic workload: every final event counted, none twice.
+    worker = await startWorker({ broker: rabbit.url, name: 'late-amqp@%h', env: { PULSE_PREFETCH: '100' } });
+    await runWorkload(rabbit.url, 'basic');
+    await waitFor('the basic workload to be counted', async () => basicWorkloadDone(await daemon.metrics()), 60_000);
+    await sleep(1000);
+    const m = await daemon.metrics();
+    for (const [metric, n] of Object.entries(BASIC_FINAL_EVENTS)) expect(m.value(metric), metric).toBe(n);
+    expect(m.value('celery_task_succeeded_total', { name: 'pulse.ok' })).toBe(5);
+    expect(m.value('celery_task_sent_total')).toBe(19);
+    // Attaching late is a first connection, not a reconnection.
+    expect(m.value('celery_pulse_broker_reconnects_total')).toBe(0);
+    expect(m.value('celery_pulse_broker_up')).toBe(1);
+    expect(daemon.proc.running).toBe(true);
   });
 });

@@ -3,8 +3,8 @@
 // failing. Throughout, the daemon stays up and serves /metrics; it reports the broker down within
 // seconds, reconnects, and counts exactly the events published after recovery.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, sleep, startDaemon, startRedis, waitFor } from './harness.js';
-import type { DaemonProc, Metrics, RedisServer } from './harness.js';
+import { BASIC_FINAL_EVENTS, basicWorkloadDone, freePort, runWorkload, sleep, startDaemon, startRedis, startWorker, waitFor } from './harness.js';
+import type { CeleryWorker, DaemonProc, Metrics, RedisServer } from './harness.js';
 import { EventPublisher, envelope, goodTask } from './hostile-publisher.js';
 
 const PING = '1s';
@@ -119,6 +119,7 @@ describe('a Redis broker that fails while the daemon runs', () => {
 
 describe('a Redis broker unreachable at start-up', () => {
   let redis: RedisServer | undefined;
+  let worker: CeleryWorker | undefined;
   let daemon: DaemonProc;
   let port: number;
 
@@ -128,22 +129,37 @@ describe('a Redis broker unreachable at start-up', () => {
   });
 
   afterAll(async () => {
+    await worker?.stop();
     await daemon?.stop();
     await redis?.stop();
   });
 
-  it('serves /metrics with the broker down, then attaches once it appears', async () => {
+  it('serves /metrics with the broker down, then attaches once it appears and counts a Celery workload exactly', async () => {
+    // Several connection attempts fail meanwhile (backoff from 200 ms): none may stop the daemon.
     await sleep(2000);
     expect(daemon.proc.running).toBe(true);
+    expect((await fetch(`${daemon.base}/metrics`)).status).toBe(200);
     const before = await daemon.metrics();
-    expect(before.value('celery_pulse_broker_up')).toBe(0);
+    expect(before.find('celery_pulse_broker_up').map((s) => s.value)).toEqual([0]);
     expect((await fetch(`${daemon.base}/readyz`)).status).toBe(503);
+    expect((await fetch(`${daemon.base}/healthz`)).status).toBe(200);
     redis = await startRedis([], port);
     await timeUntilUp(daemon, 1);
     expect((await fetch(`${daemon.base}/readyz`)).status).toBe(200);
     const m = await publishAndCount(daemon, port, 'faults.late-broker', 20);
     expect(m.value('celery_task_succeeded_total', { name: 'faults.late-broker' })).toBe(20);
-    expect(m.value('celery_pulse_broker_reconnects_total')).toBe(0);
+    // A real worker and the basic workload: every final event counted, none twice.
+    worker = await startWorker({ broker: redis.url, name: 'late-redis@%h' });
+    await runWorkload(redis.url, 'basic');
+    await waitFor('the basic workload to be counted', async () => basicWorkloadDone(await daemon.metrics(), 1, { hostname: worker!.hostname }), 60_000);
+    await sleep(1000);
+    const after = await daemon.metrics();
+    for (const [metric, n] of Object.entries(BASIC_FINAL_EVENTS)) expect(after.value(metric, { hostname: worker.hostname }), metric).toBe(n);
+    expect(after.value('celery_task_succeeded_total', { name: 'pulse.ok' })).toBe(5);
+    expect(after.value('celery_task_succeeded_total', { name: 'faults.late-broker' })).toBe(20);
+    // Attaching late is a first connection, not a reconnection.
+    expect(after.value('celery_pulse_broker_reconnects_total')).toBe(0);
+    expect(daemon.proc.running).toBe(true);
   });
 });
 

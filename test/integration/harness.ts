@@ -296,10 +296,11 @@ export interface RabbitServer {
  * A private rabbitmq-server node with the management plugin: its own node name (epmd is shared by
  * every Erlang node on the machine, so names must not collide), data, logs and config in a temp
  * dir, AMQP, management and distribution ports all free ports on 127.0.0.1. The Erlang VM is run
- * directly (RUNNING_UNDER_SYSTEMD) so SIGTERM is a clean shutdown and SIGKILL a crash.
+ * directly (RUNNING_UNDER_SYSTEMD) so SIGTERM is a clean shutdown and SIGKILL a crash. `port`
+ * chooses the AMQP port (e.g. one a daemon already points at).
  */
-export async function startRabbit(): Promise<RabbitServer> {
-  const [port, managementPort, distPort] = [await freePort(), await freePort(), await freePort()];
+export async function startRabbit(options: { port?: number } = {}): Promise<RabbitServer> {
+  const [port, managementPort, distPort] = [options.port ?? (await freePort()), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'pulse-rabbit-'));
   const nodename = `pulse${process.pid}x${Math.random().toString(36).slice(2, 8)}@localhost`;
   writeFileSync(join(dir, 'rabbitmq.conf'), [`management.tcp.port = ${managementPort}`, 'management.tcp.ip = 127.0.0.1', 'log.console = false', 'log.file.level = warning', ''].join('\n'));
