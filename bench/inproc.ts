@@ -6,6 +6,7 @@
 //   node --expose-gc <compiled>/bench/inproc.js [--events 2000000] [--max-tracked-tasks 100000] [--cpu-prof]
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger, RateLimitedLog } from '../src/log.js';
 import { createBrokerPipeline } from '../src/pipeline.js';
@@ -81,6 +82,12 @@ function main(): void {
     heapBytesPerTrackedTask: gc ? Math.round((heap.heapUsed - heap0) / tracked) : 'run node with --expose-gc',
     heapUsedMb: Math.round(heap.heapUsed / 1e5) / 10,
     rssMb: Math.round(heap.rss / 1e5) / 10,
+    // Where RSS goes: V8's spaces, committed vs used (MB).
+    spaces: Object.fromEntries(
+      getHeapSpaceStatistics()
+        .filter((s) => s.space_size > 1e6)
+        .map((s) => [s.space_name, `${Math.round(s.space_used_size / 1e6)}/${Math.round(s.space_size / 1e6)}`]),
+    ),
   };
   console.log(JSON.stringify(out));
 }

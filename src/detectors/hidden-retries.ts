@@ -2,6 +2,7 @@ import type { LostReason } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { AttemptOutcome, Report } from './findings.js';
 import { IgnoringObserver } from './ignoring-observer.js';
+import { ATTEMPTS_COUNTED } from './marks.js';
 
 /**
  * How many attempts each task took before its final outcome, so "succeeded on the fifth try" is
@@ -11,8 +12,6 @@ import { IgnoringObserver } from './ignoring-observer.js';
  * Each task is counted once, at its first final outcome, and only if it ever started.
  */
 export class HiddenRetryDetector extends IgnoringObserver {
-  private readonly counted = new WeakSet<TaskRecord>();
-
   constructor(private readonly report: Report) {
     super();
   }
@@ -38,8 +37,8 @@ export class HiddenRetryDetector extends IgnoringObserver {
   }
 
   private outcome(task: TaskRecord, outcome: AttemptOutcome): void {
-    if (task.attempts === 0 || this.counted.has(task)) return;
-    this.counted.add(task);
+    if (task.attempts === 0 || (task.marks & ATTEMPTS_COUNTED) !== 0) return;
+    task.marks |= ATTEMPTS_COUNTED;
     this.report({ kind: 'attempts', name: task.name ?? 'unknown', outcome, attempts: task.retries + 1 });
   }
 }

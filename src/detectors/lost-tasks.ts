@@ -2,6 +2,7 @@ import type { LostReason } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { Report } from './findings.js';
 import { IgnoringObserver } from './ignoring-observer.js';
+import { LATE_REPORT_SEEN } from './marks.js';
 
 /**
  * Tasks the state machine declared lost (their worker died with them received or started, or
@@ -11,8 +12,6 @@ import { IgnoringObserver } from './ignoring-observer.js';
  * so the two counters can be reconciled by hand.
  */
 export class LostTaskDetector extends IgnoringObserver {
-  private readonly reportedLate = new WeakSet<TaskRecord>();
-
   constructor(private readonly report: Report) {
     super();
   }
@@ -30,8 +29,8 @@ export class LostTaskDetector extends IgnoringObserver {
   }
 
   private finishedAfterLoss(task: TaskRecord): void {
-    if (task.lostAt === undefined || this.reportedLate.has(task)) return;
-    this.reportedLate.add(task);
+    if (task.lostAt === undefined || (task.marks & LATE_REPORT_SEEN) !== 0) return;
+    task.marks |= LATE_REPORT_SEEN;
     this.report({ kind: 'lost-task-reported', name: task.name ?? 'unknown', uuid: task.uuid, worker: task.worker, state: task.state });
   }
 }

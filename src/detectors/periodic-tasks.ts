@@ -46,7 +46,6 @@ export class PeriodicTimes {
  */
 export class PeriodicTaskDetector extends IgnoringObserver {
   readonly byName = new Map<string, PeriodicTimes>();
-  private readonly arrived = new WeakMap<TaskRecord, number>();
 
   override taskSent(task: TaskRecord, event: TaskEvent): void {
     const t = this.times(task);
@@ -74,9 +73,9 @@ export class PeriodicTaskDetector extends IgnoringObserver {
 
   private arrival(task: TaskRecord, t: PeriodicTimes, timestamp: number): void {
     if (task.retries > 0) return;
-    const previous = this.arrived.get(task);
+    const previous = task.firstArrival;
     if (previous !== undefined && previous <= timestamp) return;
-    this.arrived.set(task, timestamp);
+    task.firstArrival = timestamp;
     const a = t.arrivals;
     if (previous !== undefined) {
       const at = a.indexOf(previous);

@@ -121,9 +121,28 @@ export function labelSafe(value: string): string {
   return UNSAFE_LABEL_CHARS.test(cut) ? cut.replace(UNSAFE_LABEL_CHARS, '\ufffd') : cut;
 }
 
+// Label values repeat endlessly (a few hundred task names, queues and hostnames), but JSON.parse
+// makes a fresh copy of each in every event, and the task table kept three or four of them per
+// task. One shared copy per value saves that memory, the label check, and a rehash in every
+// label lookup. Bounded, so a flood of distinct values only stops being interned.
+const MAX_INTERNED = 10_000;
+const interned = new Map<string, string>();
+
+/** labelSafe(value), as one shared string per distinct value (while fewer than MAX_INTERNED). */
+export function internLabel(value: string): string {
+  if (value.length > MAX_FIELD_LENGTH) return labelSafe(value);
+  const hit = interned.get(value);
+  if (hit !== undefined) return hit;
+  const safe = labelSafe(value);
+  if (interned.size < MAX_INTERNED) interned.set(value, safe);
+  return safe;
+}
+
 function optLabel(raw: Raw, key: string): string | undefined | null {
-  const v = optString(raw, key, MAX_FIELD_LENGTH);
-  return typeof v === 'string' ? labelSafe(v) : v;
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') return null;
+  return internLabel(v);
 }
 
 function optNumber(raw: Raw, key: string): number | undefined | null {
@@ -162,7 +181,7 @@ export function normalizeEvent(value: unknown): NormalizeResult {
   const timestamp = raw['timestamp'];
   if (timestamp === undefined || timestamp === null) return 'missing_field';
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) return 'wrong_field_type';
-  const host = labelSafe(hostname);
+  const host = internLabel(hostname);
 
   if (taskTypes.has(type)) return normalizeTaskEvent(raw, type as TaskEventType, host, timestamp);
   if (workerTypes.has(type)) return normalizeWorkerEvent(raw, type as WorkerEventType, host, timestamp);

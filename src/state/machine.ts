@@ -230,7 +230,8 @@ export class CeleryState {
 
   private noteLineage(task: TaskRecord, event: TaskEvent): void {
     if (event.retries !== undefined && event.retries > task.retries) task.retries = event.retries;
-    if (event.rootId !== undefined) task.rootId = event.rootId;
+    // A root task's root_id is its own id: keep one string, not two copies of it per task.
+    if (event.rootId !== undefined) task.rootId = event.rootId === task.uuid ? task.uuid : event.rootId;
     if (event.parentId !== undefined && event.parentId !== task.uuid) task.parentId = event.parentId;
     if (event.eta !== undefined) task.eta = event.eta;
   }

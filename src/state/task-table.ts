@@ -56,6 +56,10 @@ export interface TaskRecord {
   orderedAt: number;
   /** Its entry in the order (order-queue.ts); -1 once evicted. */
   orderStamp: number;
+  /** Bits detectors set to remember what they reported once about this task (detectors/marks.ts). */
+  marks: number;
+  /** Earliest task-sent/received timestamp of the first attempt, kept by detectors/periodic-tasks.ts. */
+  firstArrival: number | undefined;
   /** Type code and timestamp of each event applied, to drop exact duplicates. */
   seen: number[];
   /** Events held back until an event carrying the task name arrives (out-of-order delivery). */
@@ -138,6 +142,8 @@ export class TaskTable {
       inFinished: false,
       orderedAt: now,
       orderStamp: -1,
+      marks: 0,
+      firstArrival: undefined,
       seen: [],
       pending: undefined,
       pendingSince: 0,
@@ -158,6 +164,12 @@ export class TaskTable {
     if (record.orderStamp < 0 || (isFinal === record.inFinished && now - record.orderedAt < 1)) return;
     (record.inFinished ? this.finished : this.unfinished).remove(record);
     (isFinal ? this.finished : this.unfinished).push(record);
+    // Most tracked tasks are finished ones kept for late events. Arrays grown by push() keep room
+    // for 16 more numbers; a finished task rarely gets another event, so it keeps exact copies.
+    if (isFinal && !record.inFinished) {
+      record.seen = record.seen.slice();
+      if (record.queued !== undefined) record.queued = record.queued.slice();
+    }
     record.inFinished = isFinal;
     record.orderedAt = now;
   }
