@@ -35,7 +35,7 @@ function main(): void {
     maxLabelValues: config.maxLabelValues,
     exemplars: false,
   });
-  const detectorMetrics = new DetectorMetrics(metrics.registry, { brokerLabel: false, defaultQueueName: config.defaultQueueName });
+  const detectorMetrics = new DetectorMetrics(metrics, { brokerLabel: false, defaultQueueName: config.defaultQueueName });
   const pipeline = createBrokerPipeline(config, config.brokers[0]!, {
     metrics,
     detectorMetrics,

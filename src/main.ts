@@ -42,7 +42,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
   const traces = config.traces.enabled
     ? startTraceSink({ config: config.traces, registry: metrics.registry, logger, version, maxOpen: config.maxTrackedTasks })
     : undefined;
-  const detectorMetrics = new DetectorMetrics(metrics.registry, { brokerLabel: config.brokers.length > 1, defaultQueueName: config.defaultQueueName });
+  const detectorMetrics = new DetectorMetrics(metrics, { brokerLabel: config.brokers.length > 1, defaultQueueName: config.defaultQueueName });
   const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl })[] = [];
   const queueWatches: QueueWatch[] = [];
 

@@ -5,6 +5,11 @@ import type { Finding } from '../detectors/findings.js';
 import { prefetchedPerWorker } from '../detectors/prefetched-tasks.js';
 import type { CeleryState } from '../state/machine.js';
 import type { WorkerRecord } from '../state/workers.js';
+import { counterCell, histogramCell } from './fast-children.js';
+import type { CounterCell, HistogramCell } from './fast-children.js';
+import { BoundedChildren, overflowCounter } from './label-guard.js';
+import type { LabelGuard } from './label-guard.js';
+import type { CeleryMetrics } from './metrics.js';
 
 export interface DetectorMetricsOptions {
   /** Add a `broker` label to every series: true when more than one broker is watched (as in metrics.ts). */
@@ -30,19 +35,28 @@ type Labels = Record<string, string>;
  * read from the state (running, stalled, prefetched, periodic times, gaps, events-off) is
  * computed at scrape time, so per-worker series vanish with the worker when the registry forgets it.
  */
+/** What DetectorMetrics shares with CeleryMetrics: the registry and the label-value caps. */
+export type MetricsHost = Pick<CeleryMetrics, 'registry' | 'labelGuard' | 'labelOverflow'>;
+
+interface BrokerChildren {
+  readonly lost: BoundedChildren<CounterCell>;
+  readonly duplicates: BoundedChildren<CounterCell>;
+  readonly attempts: BoundedChildren<HistogramCell>;
+}
+
 export class DetectorMetrics {
   private readonly lost: Counter<string>;
   private readonly duplicates: Counter<string>;
   private readonly attempts: Histogram<string>;
-  private readonly lostChildren = new Map<string, Counter.Internal>();
-  private readonly duplicateChildren = new Map<string, Counter.Internal>();
-  private readonly attemptChildren = new Map<string, Histogram.Internal<string>>();
+  private readonly guards: { lost: LabelGuard; duplicates: LabelGuard; attempts: LabelGuard };
+  private readonly children = new Map<string, BrokerChildren>();
   private readonly brokers: WatchedDetectors[] = [];
 
   constructor(
-    registry: Registry<OpenMetricsContentType>,
+    private readonly host: MetricsHost,
     private readonly options: DetectorMetricsOptions,
   ) {
+    const registry = host.registry;
     const b = options.brokerLabel ? ['broker'] : [];
     const registers = [registry];
     this.lost = new Counter({
@@ -64,6 +78,12 @@ export class DetectorMetrics {
       buckets: ATTEMPT_BUCKETS,
       registers,
     });
+    // Task names come from the wire: the same --max-label-values caps as the task counters.
+    this.guards = {
+      lost: host.labelGuard(['name', 'queue_name', 'reason']),
+      duplicates: host.labelGuard(['name', 'queue_name']),
+      attempts: host.labelGuard(['name', 'outcome']),
+    };
     defineScrapeGauges(registry, this.brokers, options);
   }
 
@@ -73,16 +93,15 @@ export class DetectorMetrics {
 
   /** Counts one finding of `broker`'s detectors. */
   record(broker: string, finding: Finding): void {
-    const extra: Labels = this.options.brokerLabel ? { broker } : {};
     switch (finding.kind) {
       case 'task-lost':
-        child(this.lostChildren, this.lost, { name: finding.name, queue_name: finding.queue ?? this.options.defaultQueueName, reason: finding.reason, ...extra }).inc();
+        this.of(broker).lost.get([finding.name, finding.queue ?? this.options.defaultQueueName, finding.reason], 'celery_task_lost_total').inc();
         return;
       case 'duplicate-execution':
-        child(this.duplicateChildren, this.duplicates, { name: finding.name, queue_name: finding.queue ?? this.options.defaultQueueName, ...extra }).inc();
+        this.of(broker).duplicates.get([finding.name, finding.queue ?? this.options.defaultQueueName], 'celery_task_duplicate_executions_total').inc();
         return;
       case 'attempts':
-        child(this.attemptChildren, this.attempts, { name: finding.name, outcome: finding.outcome, ...extra }).observe(finding.attempts);
+        this.of(broker).attempts.get([finding.name, finding.outcome], 'celery_task_attempts').observe(finding.attempts);
         return;
       case 'lost-task-reported':
       case 'task-events-off':
@@ -90,17 +109,20 @@ export class DetectorMetrics {
     }
   }
 
-}
-
-/** The label child of `family` for `labels`, cached: prom-client hashes the label object on every labels() call. */
-function child<C>(cache: Map<string, C>, family: { labels(labels: Labels): C }, labels: Labels): C {
-  const key = Object.values(labels).join('\u0000');
-  let c = cache.get(key);
-  if (c === undefined) {
-    c = family.labels(labels);
-    cache.set(key, c);
+  private of(broker: string): BrokerChildren {
+    let c = this.children.get(broker);
+    if (c === undefined) {
+      const extra: Labels = this.options.brokerLabel ? { broker } : {};
+      const overflow = overflowCounter(this.host.labelOverflow, extra);
+      c = {
+        lost: new BoundedChildren(this.guards.lost, ([name, queue, reason]) => counterCell(this.lost, { name: name!, queue_name: queue!, reason: reason!, ...extra }), overflow),
+        duplicates: new BoundedChildren(this.guards.duplicates, ([name, queue]) => counterCell(this.duplicates, { name: name!, queue_name: queue!, ...extra }), overflow),
+        attempts: new BoundedChildren(this.guards.attempts, ([name, outcome]) => histogramCell(this.attempts, { name: name!, outcome: outcome!, ...extra }), overflow),
+      };
+      this.children.set(broker, c);
+    }
+    return c;
   }
-  return c;
 }
 
 function defineScrapeGauges(registry: Registry<OpenMetricsContentType>, brokers: readonly WatchedDetectors[], options: DetectorMetricsOptions): void {

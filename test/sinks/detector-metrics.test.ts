@@ -1,14 +1,18 @@
-import { Registry } from 'prom-client';
-import type { OpenMetricsContentType } from 'prom-client';
+import type { OpenMetricsContentType, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { BrokerDetectors } from '../../src/detectors/index.js';
 import { DetectorMetrics } from '../../src/sinks/detector-metrics.js';
+import { CeleryMetrics } from '../../src/sinks/metrics.js';
+import type { MetricsOptions } from '../../src/sinks/metrics.js';
 import { CeleryState } from '../../src/state/machine.js';
 import { STATE_OPTIONS, task, worker } from '../detectors/fixtures.js';
 
+const METRICS_OPTIONS: MetricsOptions = { runtimeBuckets: [1], queueWaitBuckets: [1], defaultQueueName: 'celery', genericHostnameTaskSent: false, brokerLabel: false, version: 't' };
+
 function setup(brokerLabel: boolean): { registry: Registry<OpenMetricsContentType>; state: CeleryState; detectors: BrokerDetectors } {
-  const registry = new Registry<OpenMetricsContentType>();
-  const sink = new DetectorMetrics(registry, { brokerLabel, defaultQueueName: 'celery' });
+  const metrics = new CeleryMetrics({ ...METRICS_OPTIONS, brokerLabel, maxLabelValues: 3 });
+  const registry = metrics.registry;
+  const sink = new DetectorMetrics(metrics, { brokerLabel, defaultQueueName: 'celery' });
   const detectors = new BrokerDetectors(
     { stalled: { threshold: 60, perTask: {}, runtimeFactor: 10 }, expectedIntervals: { 'app.beat': 300 } },
     (f) => sink.record('main', f),
@@ -36,5 +40,28 @@ describe('detector metrics', () => {
       expect(text).toContain(`celery_pulse_event_stream_gaps_total${brokerLabel ? '{broker="main"}' : ''} 0`);
       expect(text).not.toContain('celery_task_running{');
     }
+  });
+
+  it('caps task names from the wire at --max-label-values, with the overflow counted', async () => {
+    const { registry, state } = setup(false);
+    const now = Date.now() / 1000;
+    state.apply(worker('worker-heartbeat', 'w1@vm', now - 10), now - 10);
+    // Five task names, each started and lost with its worker: the cap (3) keeps three names.
+    for (let i = 0; i < 5; i++) {
+      state.apply(task('task-received', `t${i}`, now - 10, { name: `app.job${i}` }), now - 10);
+      state.apply(task('task-started', `t${i}`, now - 9.9), now - 9.9);
+    }
+    state.tick(now);
+    const text = await registry.metrics();
+    const lost = text.split('\n').filter((l) => l.startsWith('celery_task_lost_total{'));
+    expect(lost).toEqual([
+      'celery_task_lost_total{name="app.job0",queue_name="celery",reason="worker-lost"} 1',
+      'celery_task_lost_total{name="app.job1",queue_name="celery",reason="worker-lost"} 1',
+      'celery_task_lost_total{name="app.job2",queue_name="celery",reason="worker-lost"} 1',
+      'celery_task_lost_total{name="__overflow__",queue_name="celery",reason="worker-lost"} 2',
+    ]);
+    expect(text).toContain('celery_task_attempts_count{name="__overflow__",outcome="lost"} 2');
+    expect(text).toContain('celery_pulse_label_overflow_total{metric="celery_task_lost_total",label="name"} 2');
+    expect(text).toContain('celery_pulse_label_overflow_total{metric="celery_task_attempts",label="name"} 2');
   });
 });
