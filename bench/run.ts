@@ -13,7 +13,7 @@ import { PHASES, benchBroker } from './suite.js';
 import type { BrokerReport, Phase, SuiteOptions } from './suite.js';
 
 const USAGE = `usage: npm run bench -- [--quick] [--brokers redis,rabbitmq] [--phases ${PHASES.join(',')}]
-       [--rates 50000,100000,…] [--step-seconds N] [--soak-seconds N] [--memory-ids 1000000,10000000] [--out FILE] [--cpu-prof]
+       [--rates 50000,100000,…] [--step-seconds N] [--soak-seconds N] [--memory-ids 1000000,10000000] [--out FILE] [--cpu-prof] [--node-args="--flag …"]
        [--restarts-seconds N] [--restart-every N] [--restart-down N] [--restarts-rate N]
 Runs the daemon at ${DAEMON} (set CELERY_PULSE_DAEMON for another build; \`npm run build\` first).`;
 
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
       'restarts-rate': { type: 'string' },
       out: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'node-args': { type: 'string', default: '' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
     scrapeSeries: 10_000,
     cores,
     // Each daemon writes a .cpuprofile on exit (open it in Chrome DevTools or speedscope).
-    nodeArgs: values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench', 'results')] : [],
+    nodeArgs: [...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench', 'results')] : []), ...values['node-args'].split(' ').filter((a) => a !== '')],
     say: (line) => console.log(line),
   };
   const started = new Date();

@@ -34,15 +34,18 @@ function isBase64(body: string): boolean {
  * character scan, which was 6.6% of a busy daemon's CPU. '-' and '_' (URL-safe base64) decode in
  * Node but are not kombu's alphabet: they take the scan.
  */
-function decodeBase64Into(scratch: Buffer, body: string): number {
+function decodeBase64Into(scratch: Buffer, body: string, strict = false): number {
   const written = scratch.write(body, 0, 'base64');
   const len = body.length;
   if (len % 4 === 0 && body.indexOf('-') === -1 && body.indexOf('_') === -1) {
     const pad = len === 0 ? 0 : body.charCodeAt(len - 1) !== 61 ? 0 : body.charCodeAt(len - 2) === 61 ? 2 : 1;
     if (written === (len / 4) * 3 - pad) return written;
   }
+  if (strict) return -1;
   return isBase64(body) ? written : -1;
 }
+
+const BODY_FIRST = '{"body": "';
 
 /**
  * Turns broker frames into validated Celery events.
@@ -67,6 +70,43 @@ export class EventDecoder {
   /** One Redis pub/sub payload: a kombu JSON envelope. */
   decodeKombuEnvelope(frame: string): void {
     if (frame.length > this.maxFrameBytes) return this.onError('oversized', `frame of ${frame.length} bytes`);
+    if (!this.decodeKombuShaped(frame)) this.decodeAnyEnvelope(frame);
+  }
+
+  /**
+   * The common case, without JSON.parse of the whole frame, which copied the body (nearly all of
+   * the frame) into a new string before decoding it: kombu's `json.dumps` of prepare_message()
+   * puts the base64 body first, so the rest of the envelope is parsed on its own and the body is
+   * decoded straight from the frame. False when the frame is not exactly that shape (a body with
+   * escapes or characters outside strict base64, another layout): decodeAnyEnvelope then reads it.
+   */
+  private decodeKombuShaped(frame: string): boolean {
+    if (!frame.startsWith(BODY_FIRST)) return false;
+    const end = frame.indexOf('"', BODY_FIRST.length);
+    if (end === -1 || frame.charCodeAt(end + 1) !== 44 /* , */) return false;
+    const backslash = frame.indexOf('\\', BODY_FIRST.length);
+    if (backslash !== -1 && backslash < end) return false;
+    let rest: unknown;
+    try {
+      rest = JSON.parse(`{${frame.slice(end + 2)}`);
+    } catch {
+      return false;
+    }
+    if (rest === null || typeof rest !== 'object' || Object.hasOwn(rest, 'body')) return false;
+    const env = rest as Record<string, unknown>;
+    const props = env['properties'];
+    if (props === null || typeof props !== 'object' || (props as Record<string, unknown>)['body_encoding'] !== 'base64') return false;
+    const contentType = env['content-type'];
+    if (contentType !== undefined && typeof contentType !== 'string') return false;
+    const body = frame.slice(BODY_FIRST.length, end);
+    const bytes = decodeBase64Into(this.scratchFor(body), body, true);
+    if (bytes < 0) return false;
+    this.decodeBody(this.scratch.subarray(0, bytes), contentType ?? 'application/json');
+    return true;
+  }
+
+  /** Any envelope JSON.parse accepts, with the body's encoding and content type validated. */
+  private decodeAnyEnvelope(frame: string): void {
     let envelope: unknown;
     try {
       envelope = JSON.parse(frame);
@@ -86,12 +126,7 @@ export class EventDecoder {
 
     let payload: Buffer | string;
     if (bodyEncoding === 'base64') {
-      // Decoded into one reused buffer: a fresh one per frame was an off-heap allocation that
-      // only the next full GC gave back, and RSS grew with it. Every frame is fully decoded
-      // before the next one is read, so nothing else holds the scratch.
-      const need = Math.ceil(body.length / 4) * 3;
-      if (this.scratch.length < need) this.scratch = Buffer.allocUnsafe(Math.max(need, this.scratch.length * 2));
-      const bytes = decodeBase64Into(this.scratch, body);
+      const bytes = decodeBase64Into(this.scratchFor(body), body);
       if (bytes < 0) return this.onError('invalid_base64', 'body is not base64');
       payload = this.scratch.subarray(0, bytes);
     } else if (bodyEncoding === undefined || bodyEncoding === null || bodyEncoding === 'utf-8') {
@@ -100,6 +135,18 @@ export class EventDecoder {
       return this.onError('unsupported_body_encoding', `body_encoding ${String(bodyEncoding).slice(0, 40)}`);
     }
     this.decodeBody(payload, contentType);
+  }
+
+  /**
+   * The scratch buffer, large enough for the bytes of this base64 text. Bodies are decoded into one
+   * reused buffer: a fresh one per frame was an off-heap allocation that only the next full GC gave
+   * back, and RSS grew with it. Every frame is fully decoded before the next one is read, so nothing
+   * else holds the scratch. It grows to the largest body seen, at most 3/4 of --max-frame-bytes.
+   */
+  private scratchFor(base64: string): Buffer {
+    const need = Math.ceil(base64.length / 4) * 3;
+    if (this.scratch.length < need) this.scratch = Buffer.allocUnsafe(Math.max(need, this.scratch.length * 2));
+    return this.scratch;
   }
 
   /** One AMQP message body, with the content type from its properties. */

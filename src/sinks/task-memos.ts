@@ -1,9 +1,14 @@
+import { OrderQueue } from '../state/order-queue.js';
+
 /**
  * What the trace sink remembers of a task between its events, so spans that arrive apart (a
  * child's task-sent before its parent's task-started, a retry's task-sent before task-retried)
  * still link up. A few numbers per task; the task table itself is the state machine's.
  */
 export interface TaskMemo {
+  readonly uuid: string;
+  /** Its place in the LRU order (state/order-queue.ts). */
+  orderStamp: number;
   /** Retry counts whose publish span was emitted. */
   published: number[];
   receivedAt: number | undefined;
@@ -20,12 +25,13 @@ export interface TaskMemo {
 }
 
 /**
- * Memos in least-recently-used order (an insertion-ordered Map: touching moves a memo to the
- * back), at most `capacity` of them: the oldest is forgotten first and its late events, if any,
- * are then linked as if they were the task's first.
+ * Memos in least-recently-used order (state/order-queue.ts: touching moves a memo to the back),
+ * at most `capacity` of them: the oldest is forgotten first and its late events, if any, are then
+ * linked as if they were the task's first.
  */
 export class TaskMemos {
   private readonly memos = new Map<string, TaskMemo>();
+  private readonly order = new OrderQueue<TaskMemo>({ next: 0 });
 
   constructor(private readonly capacity: number) {}
 
@@ -41,9 +47,11 @@ export class TaskMemos {
   touch(uuid: string): TaskMemo {
     let memo = this.memos.get(uuid);
     if (memo !== undefined) {
-      this.memos.delete(uuid);
+      this.order.remove(memo);
     } else {
       memo = {
+        uuid,
+        orderStamp: -1,
         published: [],
         receivedAt: undefined,
         receivedRetries: -1,
@@ -55,11 +63,12 @@ export class TaskMemos {
         kwargs: undefined,
       };
       if (this.memos.size >= this.capacity) {
-        const oldest = this.memos.keys().next().value;
-        if (oldest !== undefined) this.memos.delete(oldest);
+        const oldest = this.order.shift();
+        if (oldest !== undefined) this.memos.delete(oldest.uuid);
       }
+      this.memos.set(uuid, memo);
     }
-    this.memos.set(uuid, memo);
+    this.order.push(memo);
     return memo;
   }
 }

@@ -38,6 +38,7 @@ export class OrderQueue<T extends { orderStamp: number }> {
 
   /** Forgets `item`'s place (it is about to be pushed elsewhere, or dropped). */
   remove(item: T): void {
+    if (item.orderStamp < 0) return;
     item.orderStamp = -1;
     this.live--;
   }

@@ -113,6 +113,32 @@ describe('EventDecoder edge cases', () => {
     expect(events.map((e) => (e.kind === 'task' ? e.uuid : ''))).toEqual(['u-1', 'u-2']);
   });
 
+  it('reads frames of kombu\'s exact layout (body first, read without parsing it as JSON) as a whole-frame parse would', () => {
+    // Python's json.dumps layout, as kombu publishes it: `{"body": "<base64>", "content-encoding": …}`.
+    const kombu = (body: string, rest = '"content-type": "application/json", "properties": {"body_encoding": "base64"}'): string => `{"body": "${body}", ${rest}}`;
+    const b64 = Buffer.from(JSON.stringify(event)).toString('base64');
+    const cases: [string, DecodeErrorReason[], number][] = [
+      [kombu(b64), [], 1],
+      // A raw line break inside a JSON string is not JSON: rejected, as JSON.parse of the frame does.
+      [kombu(`${b64.slice(0, 8)}\n${b64.slice(8)}`), ['invalid_envelope'], 0],
+      // Escapes in the body (\/ for /, \r\n line breaks kombu never writes): decoded the long way.
+      [kombu(b64.replaceAll('/', '\\/')), [], 1],
+      [kombu(`${b64}\\r\\n`), [], 1],
+      // A second "body" key wins in JSON.parse; so it does here.
+      [kombu('AAAA', `"properties": {"body_encoding": "base64"}, "body": "${b64}"`), [], 1],
+      // A content type that is not a string means the default, JSON.
+      [kombu(b64, '"content-type": 7, "properties": {"body_encoding": "base64"}'), [], 1],
+      [kombu(b64, '"content-type": "application/json", "properties": {"body_encoding": "rot13"}'), ['unsupported_body_encoding'], 0],
+      [kombu(b64, '"content-type": "application/json", "properties": '), ['invalid_envelope'], 0],
+      [kombu('!!!!'), ['invalid_base64'], 0],
+    ];
+    for (const [frame, wantErrors, wantEvents] of cases) {
+      const { decoder, events, errors } = collect();
+      decoder.decodeKombuEnvelope(frame);
+      expect({ frame, errors, events: events.length }).toEqual({ frame, errors: wantErrors, events: wantEvents });
+    }
+  });
+
   it('accepts NaN and Infinity that Python json writes, without touching strings', () => {
     const { decoder, events, errors } = collect();
     const text = JSON.stringify([{ ...event, exception: "ValueError('NaN Infinity')" }]).replace('"runtime":0.5', '"runtime":NaN');
