@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Proc, freePort, waitFor } from '../test/integration/harness.js';
 import { DAEMON_CLI as DAEMON } from './paths.js';
 import { pinnedCommand } from './cpu.js';
+import { NODE_FLAGS } from '../src/heap-tuning.js';
 
 /** Clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK; 100 on Linux x86 and arm64). */
 const CLOCK_TICKS = 100;
@@ -75,7 +76,8 @@ export class DaemonUnderTest {
   static async start(brokerUrl: string, extraArgs: readonly string[], cpu: number | undefined, nodeArgs: readonly string[] = []): Promise<DaemonUnderTest> {
     if (!existsSync(DAEMON)) throw new Error(`no daemon at ${DAEMON}: run \`npm run build\` first, or set CELERY_PULSE_DAEMON`);
     const port = await freePort();
-    const args = [...nodeArgs, DAEMON, '--broker-url', brokerUrl, '--listen-address', `127.0.0.1:${port}`, '--log-level', 'warn', ...extraArgs];
+    // Node flags as the bin, the image and `npm start` pass them (src/heap-tuning.ts).
+    const args = [...NODE_FLAGS, ...nodeArgs, DAEMON, '--broker-url', brokerUrl, '--listen-address', `127.0.0.1:${port}`, '--log-level', 'warn', ...extraArgs];
     return DaemonUnderTest.launch(args, port, cpu);
   }
 
@@ -111,6 +113,16 @@ export class DaemonUnderTest {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
     return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  }
+
+  /**
+   * Where the daemon's memory is, from its own Node.js metrics: V8 heap committed and used, and
+   * memory outside the V8 heap that V8 knows of (buffers), in bytes.
+   */
+  async heap(): Promise<{ heapTotal: number; heapUsed: number; external: number }> {
+    const text = await this.scrape(['nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes']);
+    const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    return { heapTotal: value('nodejs_heap_size_total_bytes'), heapUsed: value('nodejs_heap_size_used_bytes'), external: value('nodejs_external_memory_bytes') };
   }
 
   /** The whole exposition, or only the samples written under `names` (`/metrics?name[]=…`). */

@@ -13,6 +13,10 @@ export interface MemoryPoint {
   readonly rate: number;
   readonly rssMb: number;
   readonly peakRssMb: number;
+  /** V8 heap committed and used, and buffers outside it, from the daemon's nodejs_* metrics. */
+  readonly heapTotalMb: number;
+  readonly heapUsedMb: number;
+  readonly externalMb: number;
   /** Task ids the daemon holds (celery_pulse_tracked_tasks): at most --max-tracked-tasks. */
   readonly trackedTasks: number;
   readonly lost: number;
@@ -30,19 +34,23 @@ export async function measureMemory(b: Bench, rate: number, checkpoints: readonl
     await runLoad(b.model, b.publisher, { rate, tasks: todo, throttle: () => backlogBelow(b, 30_000) });
     const to = await mark(b);
     const mem = b.daemon.memory();
+    const heap = await b.daemon.heap();
     const point: MemoryPoint = {
       tasks: b.model.tally.tasks - tasks0,
       events: to.tally.events - from.tally.events,
       rate: Math.round(((to.tally.events - from.tally.events) * 1000) / (performance.now() - start)),
       rssMb: mb(mem.rss),
       peakRssMb: mb(mem.peak),
+      heapTotalMb: mb(heap.heapTotal),
+      heapUsedMb: mb(heap.heapUsed),
+      externalMb: mb(heap.external),
       trackedTasks: to.counters.trackedTasks,
       lost: to.tally.events - from.tally.events - (to.counters.events - from.counters.events),
     };
     points.push(point);
     b.say(
       `  ${fmtCount(point.tasks)} task ids (${fmtCount(point.events)} events, ${round((performance.now() - t0) / 1000, 1)} s): ` +
-        `RSS ${point.rssMb} MB, peak ${point.peakRssMb} MB, ${fmtCount(point.trackedTasks)} tracked, lost ${point.lost}`,
+        `RSS ${point.rssMb} MB, peak ${point.peakRssMb} MB (V8 heap ${point.heapUsedMb} MB used of ${point.heapTotalMb} MB, buffers ${point.externalMb} MB), ${fmtCount(point.trackedTasks)} tracked, lost ${point.lost}`,
     );
   }
   return points;

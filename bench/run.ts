@@ -9,11 +9,12 @@ import { DAEMON_CLI as DAEMON, REPO_ROOT as ROOT } from './paths.js';
 import { coreLayout, pinProcess } from './cpu.js';
 import type { BrokerKind } from './brokers.js';
 import { renderTable } from './report.js';
+import { FLAGS } from '../src/config/flags.js';
 import { PHASES, benchBroker } from './suite.js';
 import type { BrokerReport, Phase, SuiteOptions } from './suite.js';
 
 const USAGE = `usage: npm run bench -- [--quick] [--brokers redis,rabbitmq] [--phases ${PHASES.join(',')}]
-       [--rates 50000,100000,…] [--step-seconds N] [--soak-seconds N] [--memory-ids 1000000,10000000] [--out FILE] [--cpu-prof] [--node-args="--flag …"]
+       [--rates 50000,100000,…] [--step-seconds N] [--soak-seconds N] [--memory-ids 1000000,10000000] [--max-tracked-tasks N] [--out FILE] [--cpu-prof] [--node-args="--flag …"]
        [--restarts-seconds N] [--restart-every N] [--restart-down N] [--restarts-rate N]
 Runs the daemon at ${DAEMON} (set CELERY_PULSE_DAEMON for another build; \`npm run build\` first).`;
 
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'node-args': { type: 'string', default: '' },
+      'max-tracked-tasks': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -59,7 +61,8 @@ async function main(): Promise<void> {
     lagRate: 10_000,
     lagSeconds: quick ? 6 : 15,
     memoryRate: undefined,
-    maxTrackedTasks: 100_000,
+    // The daemon's own default unless asked: the memory figures are those of the daemon as shipped.
+    maxTrackedTasks: num(values['max-tracked-tasks']) ?? Number(FLAGS.find((f) => f.name === 'max-tracked-tasks')?.default),
     soakSeconds: num(values['soak-seconds']) ?? (quick ? 20 : 90),
     soakRate: 10_000,
     // An hour of a busy cluster with a broker restart every 10 minutes, compressed ten-fold.

@@ -1,8 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 import { configSecrets } from './config/broker-settings.js';
 import { loadConfig } from './config/config.js';
 import { helpText } from './config/flags.js';
 import { CeleryPulseError } from './errors.js';
+import { tuneHeap } from './heap-tuning.js';
 import { createLogger } from './log.js';
 import { startDaemon } from './main.js';
 import { VERSION } from './version.js';
@@ -30,6 +31,7 @@ async function run(): Promise<void> {
     return;
   }
   const config = action.config;
+  tuneHeap(process.execArgv);
   const logger = createLogger(config.logLevel, configSecrets(config));
   let daemon;
   try {

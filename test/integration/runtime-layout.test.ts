@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextAllowList, parseDockerfile, reproduce, runtimeOf } from './dockerfile.js';
+import { NODE_FLAGS } from '../../src/heap-tuning.js';
 import { Proc, ROOT, freePort, parseMetrics, runWorkload, startRedis, startWorker, waitFor } from './harness.js';
 import type { CeleryWorker, RedisServer } from './harness.js';
 
@@ -89,7 +90,7 @@ describe('the container image, reproduced without a container engine', () => {
     for (const stage of dockerfile.stages) expect(stage.from).toBe('${NODE_IMAGE}');
     expect(image.user).toMatch(/^[1-9]\d*:[1-9]\d*$/);
     expect(image.env['NODE_ENV']).toBe('production');
-    expect(image.entrypoint).toEqual(['node', 'dist/cli.js']);
+    expect(image.entrypoint).toEqual(['node', ...NODE_FLAGS, 'dist/cli.js']);
     expect(allowed.sort()).toEqual(['package-lock.json', 'package.json', 'src', 'tsconfig.build.json', 'tsconfig.json']);
   });
 

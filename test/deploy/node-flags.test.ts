@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { NODE_FLAGS } from '../../src/heap-tuning.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
+
+// V8 reads the young-generation cap only at start-up, so every way of starting the daemon must
+// pass src/heap-tuning.ts's NODE_FLAGS itself.
+describe('every launcher passes the heap flags', () => {
+  const flags = NODE_FLAGS.join(' ');
+
+  it('the bin (its shebang), npm start and the demo', () => {
+    expect(read('src/cli.ts').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['start']).toBe(`node ${flags} dist/cli.js`);
+    expect(read('demo/run.sh')).toContain(`node ${flags} dist/cli.js`);
+  });
+
+  it('the container image', () => {
+    const entrypoint = /^ENTRYPOINT (.*)$/m.exec(read('Dockerfile'))?.[1];
+    expect(JSON.parse(entrypoint ?? '[]')).toEqual(['node', ...NODE_FLAGS, 'dist/cli.js']);
+  });
+});
