@@ -9,7 +9,6 @@ import { RateLimitedLog } from './log.js';
 import { WorkerControl } from './control/worker-control.js';
 import { DetectorMetrics } from './sinks/detector-metrics.js';
 import { CeleryMetrics } from './sinks/metrics.js';
-import { startTraceSink } from './sinks/trace-sink.js';
 import { defineQueueMetrics } from './sinks/queue-metrics.js';
 import type { QueueWatch } from './sinks/queue-metrics.js';
 import { defineFilterMetrics } from './sinks/filter-metrics.js';
@@ -39,8 +38,9 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
     maxLabelValues: config.maxLabelValues,
     exemplars: config.traces.enabled,
   });
+  // The OpenTelemetry SDK and exporter are loaded only with --traces: a few MB of RSS otherwise.
   const traces = config.traces.enabled
-    ? startTraceSink({ config: config.traces, registry: metrics.registry, logger, version, maxOpen: config.maxTrackedTasks })
+    ? (await import('./sinks/trace-sink.js')).startTraceSink({ config: config.traces, registry: metrics.registry, logger, version, maxOpen: config.maxTrackedTasks })
     : undefined;
   const detectorMetrics = new DetectorMetrics(metrics, { brokerLabel: config.brokers.length > 1, defaultQueueName: config.defaultQueueName });
   const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl })[] = [];
