@@ -60,11 +60,17 @@ export class OrderQueue<T extends { orderStamp: number }> {
     return item;
   }
 
-  /** Live items, front first. Items moved or removed while iterating are skipped. */
+  /**
+   * Live items, front first, as of the call: items moved or removed while iterating are skipped,
+   * items pushed meanwhile are not visited. It reads the arrays it started with, which a
+   * compaction during the iteration replaces rather than rewrites.
+   */
   *values(): IterableIterator<T> {
-    for (let i = this.head; i < this.items.length; i++) {
-      const item = this.items[i];
-      if (item !== undefined && item.orderStamp === this.stamps[i]) yield item;
+    const { items, stamps } = this;
+    const end = items.length;
+    for (let i = this.head; i < end; i++) {
+      const item = items[i];
+      if (item !== undefined && item.orderStamp === stamps[i]) yield item;
     }
   }
 

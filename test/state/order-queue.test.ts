@@ -70,4 +70,23 @@ describe('OrderQueue', () => {
     }
     expect(seen).toEqual([1, 3]);
   });
+
+  it('values() stays right when pushes during the iteration compact the queue', () => {
+    const q = new OrderQueue<Item>({ next: 0 });
+    const items = Array.from({ length: 10 }, (_, i) => item(i));
+    for (const i of items) q.push(i);
+    const seen: number[] = [];
+    for (const i of q.values()) {
+      seen.push(i.id);
+      // Moving item 9 to the back 2000 times leaves enough stale entries to force a compaction.
+      if (i.id === 2) {
+        for (let k = 0; k < 2000; k++) {
+          q.remove(items[9]!);
+          q.push(items[9]!);
+        }
+      }
+    }
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(ids(q)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
 });
