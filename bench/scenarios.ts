@@ -187,6 +187,8 @@ export async function findMaxRate(b: Bench, rates: readonly number[], seconds: n
     if (mid > best && mid < failedAt) {
       const step = await rateStep(b, mid, seconds);
       steps.push(step);
+      // A step the generator could not hold proves only the rate it reached, not its target.
+      if (step.pass && step.generatorLimited) return { steps, maxSustained: Math.max(best, step.achieved), generatorLimited: step.achieved > best };
       if (step.pass) best = mid;
     }
   }
