@@ -2,7 +2,7 @@
 // the built daemon. The exact-count workload of the Redis test, queue depth for a queue nobody
 // consumes and for one that does not exist, unacked counts, and a broker restart mid-run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicWorkloadDone, runWorkload, startDaemon, startRabbit, startWorker, waitFor } from './harness.js';
+import { basicWorkloadDone, runWorkload, settledMetrics, startDaemon, startRabbit, startWorker, waitFor } from './harness.js';
 import type { CeleryWorker, DaemonProc, Metrics, RabbitServer } from './harness.js';
 
 const IDLE = 'pulse.idle';
@@ -14,8 +14,6 @@ describe('RabbitMQ events and queues with a real Celery worker', () => {
   let daemon: DaemonProc;
   let worker: CeleryWorker;
   let m: Metrics;
-
-  const finished = (cur: Metrics, times: number): boolean => basicWorkloadDone(cur, times);
 
   beforeAll(async () => {
     rabbit = await startRabbit();
@@ -31,13 +29,7 @@ describe('RabbitMQ events and queues with a real Celery worker', () => {
     // prefetch window makes that always so: the worker gets it and revokes it, exactly as on Redis.
     worker = await startWorker({ broker: rabbit.url, name: 'amqp1@%h', concurrency: 2, env: { PULSE_PREFETCH: '100' } });
     await Promise.all([runWorkload(rabbit.url, 'basic'), runWorkload(rabbit.url, 'to_queue', { PULSE_QUEUE: IDLE })]);
-    m = await waitFor('the workload to finish', async () => {
-      const cur = await daemon.metrics();
-      return finished(cur, 1) ? cur : undefined;
-    }, 60_000);
-    // Anything counted twice would show up now.
-    await new Promise((r) => setTimeout(r, 1500));
-    m = await daemon.metrics();
+    m = await settledMetrics(daemon, 'the workload to finish', (cur) => basicWorkloadDone(cur), 60_000);
   });
 
   afterAll(async () => {
@@ -162,7 +154,7 @@ describe('RabbitMQ events and queues with a real Celery worker', () => {
     await runWorkload(rabbit.url, 'basic');
     const after = await waitFor('the second workload to finish', async () => {
       const cur = await daemon.metrics();
-      return finished(cur, 2) ? cur : undefined;
+      return basicWorkloadDone(cur, 2) ? cur : undefined;
     }, 60_000);
     expect(after.value('celery_task_succeeded_total', { name: 'pulse.ok', hostname: host() })).toBe(10);
     expect(after.value('celery_task_retried_total', { name: 'pulse.flaky_retry' })).toBe(8);

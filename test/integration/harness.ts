@@ -191,6 +191,16 @@ export function basicWorkloadDone(m: Metrics, times = 1, labels: Record<string, 
   return Object.entries(BASIC_FINAL_EVENTS).every(([metric, count]) => m.value(metric, labels) === count * times);
 }
 
+/**
+ * The daemon's metrics once `done` holds for them, read again 1.5 s later, so that anything
+ * counted twice or late shows in what the test asserts.
+ */
+export async function settledMetrics(daemon: DaemonProc, what: string, done: (m: Metrics) => boolean, timeoutMs: number): Promise<Metrics> {
+  await waitFor(what, async () => done(await daemon.metrics()), timeoutMs);
+  await sleep(1500);
+  return daemon.metrics();
+}
+
 /** Runs test/integration/celery/workload.py NAME and returns the task ids it printed. */
 export async function runWorkload(broker: string, name: string, env: NodeJS.ProcessEnv = {}): Promise<Record<string, string[]>> {
   const proc = new Proc(PYTHON, [join(CELERY_DIR, 'workload.py'), name], { cwd: CELERY_DIR, env: { PULSE_BROKER: broker, ...env } });

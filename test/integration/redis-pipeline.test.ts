@@ -1,7 +1,7 @@
 // Walking skeleton, end to end: a real redis-server, a real Celery worker running a workload whose
 // outcome is known, the built daemon, and exact counts on /metrics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicWorkloadDone, runWorkload, startDaemon, startRedis, startWorker, waitFor } from './harness.js';
+import { basicWorkloadDone, runWorkload, settledMetrics, startDaemon, startRedis, startWorker, waitFor } from './harness.js';
 import type { CeleryWorker, DaemonProc, Metrics, RedisServer } from './harness.js';
 
 describe('Redis events to /metrics with a real Celery worker', () => {
@@ -16,13 +16,7 @@ describe('Redis events to /metrics with a real Celery worker', () => {
     worker = await startWorker({ broker: redis.url, name: 'skel1@%h', concurrency: 2 });
     await runWorkload(redis.url, 'basic');
     // Every final event of the workload: 5+2 succeeded, 5 failed, 1 rejected, 2 revoked.
-    m = await waitFor('the workload to finish', async () => {
-      const cur = await daemon.metrics();
-      return basicWorkloadDone(cur) ? cur : undefined;
-    }, 60_000);
-    // Anything counted twice would show up now.
-    await new Promise((r) => setTimeout(r, 1500));
-    m = await daemon.metrics();
+    m = await settledMetrics(daemon, 'the workload to finish', (cur) => basicWorkloadDone(cur), 60_000);
   });
 
   afterAll(async () => {
