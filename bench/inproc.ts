@@ -3,42 +3,29 @@
 // the CPU per 10k events of that code alone and the live heap per tracked task, for quick
 // iterations on the hot path and on memory; the broker benchmark (run.ts) stays the measure.
 //
-//   node --expose-gc <compiled>/bench/inproc.js [--events 2000000] [--max-tracked-tasks 100000] [--cpu-prof]
+//   node --expose-gc <compiled>/bench/inproc.js [--events 2000000] [--max-tracked-tasks N] [--cpu-prof]
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger, RateLimitedLog } from '../src/log.js';
-import { createBrokerPipeline } from '../src/pipeline.js';
-import { CeleryMetrics } from '../src/sinks/metrics.js';
-import { DetectorMetrics } from '../src/sinks/detector-metrics.js';
+import { createBrokerPipeline, createMetrics } from '../src/pipeline.js';
 import { kombuEnvelope } from './publishers.js';
 import { TrafficModel } from './traffic.js';
 
 const CHUNK_EVENTS = 20_000;
 
 function main(): void {
-  const { values } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, 'max-tracked-tasks': { type: 'string', default: '100000' } } });
+  const { values } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, 'max-tracked-tasks': { type: 'string' } } });
   const total = Number(values.events);
-  const loaded = loadConfig(['--broker-url', 'redis://127.0.0.1:1/0', '--max-tracked-tasks', values['max-tracked-tasks']!, '--log-level', 'error'], {});
+  // The daemon's own defaults, but for --max-tracked-tasks when given.
+  const cap = values['max-tracked-tasks'];
+  const loaded = loadConfig(['--broker-url', 'redis://127.0.0.1:1/0', ...(cap !== undefined ? ['--max-tracked-tasks', cap] : []), '--log-level', 'error'], {});
   if (loaded.action !== 'run') throw new Error('unexpected config action');
   const config = loaded.config;
   const logger = createLogger('error', []);
-  const metrics = new CeleryMetrics({
-    runtimeBuckets: config.runtimeBuckets,
-    queueWaitBuckets: config.queueWaitBuckets,
-    defaultQueueName: config.defaultQueueName,
-    genericHostnameTaskSent: config.genericHostnameTaskSent,
-    celeryExporterCompat: config.celeryExporterCompat,
-    brokerLabel: false,
-    version: 'bench',
-    maxLabelValues: config.maxLabelValues,
-    exemplars: false,
-  });
-  const detectorMetrics = new DetectorMetrics(metrics, { brokerLabel: false, defaultQueueName: config.defaultQueueName });
   const pipeline = createBrokerPipeline(config, config.brokers[0]!, {
-    metrics,
-    detectorMetrics,
+    ...createMetrics(config, 'bench'),
     traces: undefined,
     logger,
     badInput: new RateLimitedLog(logger),

@@ -7,12 +7,11 @@ import { startHttpServer } from './http/server.js';
 import type { HttpServer } from './http/server.js';
 import { RateLimitedLog } from './log.js';
 import { WorkerControl } from './control/worker-control.js';
-import { DetectorMetrics } from './sinks/detector-metrics.js';
-import { CeleryMetrics } from './sinks/metrics.js';
+import type { CeleryMetrics } from './sinks/metrics.js';
 import { defineQueueMetrics } from './sinks/queue-metrics.js';
 import type { QueueWatch } from './sinks/queue-metrics.js';
 import { defineFilterMetrics } from './sinks/filter-metrics.js';
-import { createBrokerPipeline } from './pipeline.js';
+import { createBrokerPipeline, createMetrics } from './pipeline.js';
 import type { BrokerPipeline } from './pipeline.js';
 
 export interface Daemon {
@@ -27,22 +26,11 @@ const TRACE_FLUSH_MS = 5000;
 
 /** Wiring only: broker -> decoder -> state -> metrics, the HTTP server, and housekeeping. */
 export async function startDaemon(config: Config, logger: Logger, version: string): Promise<Daemon> {
-  const metrics = new CeleryMetrics({
-    runtimeBuckets: config.runtimeBuckets,
-    queueWaitBuckets: config.queueWaitBuckets,
-    defaultQueueName: config.defaultQueueName,
-    genericHostnameTaskSent: config.genericHostnameTaskSent,
-    celeryExporterCompat: config.celeryExporterCompat,
-    brokerLabel: config.brokers.length > 1,
-    version,
-    maxLabelValues: config.maxLabelValues,
-    exemplars: config.traces.enabled,
-  });
+  const { metrics, detectorMetrics } = createMetrics(config, version);
   // The OpenTelemetry SDK and exporter are loaded only with --traces: a few MB of RSS otherwise.
   const traces = config.traces.enabled
     ? (await import('./sinks/trace-sink.js')).startTraceSink({ config: config.traces, registry: metrics.registry, logger, version, maxOpen: config.maxTrackedTasks })
     : undefined;
-  const detectorMetrics = new DetectorMetrics(metrics, { brokerLabel: config.brokers.length > 1, defaultQueueName: config.defaultQueueName });
   const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl })[] = [];
   const queueWatches: QueueWatch[] = [];
 

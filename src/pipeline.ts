@@ -5,9 +5,10 @@ import { EventDecoder } from './protocol/decoder.js';
 import { CeleryState } from './state/machine.js';
 import { combineObservers } from './state/observer.js';
 import { BrokerDetectors } from './detectors/index.js';
-import type { DetectorMetrics } from './sinks/detector-metrics.js';
+import { DetectorMetrics } from './sinks/detector-metrics.js';
 import { logFinding } from './sinks/detector-log.js';
-import type { BrokerMetrics, CeleryMetrics } from './sinks/metrics.js';
+import { CeleryMetrics } from './sinks/metrics.js';
+import type { BrokerMetrics } from './sinks/metrics.js';
 import type { TraceSink } from './sinks/trace-sink.js';
 import { QueueDiscovery } from './sinks/queue-discovery.js';
 import { WorkerFilter } from './filter/worker-filter.js';
@@ -30,6 +31,23 @@ export interface PipelineSinks {
   /** Shared rate limits: bad input and findings are logged at most so often whatever the broker. */
   readonly badInput: RateLimitedLog;
   readonly findingLog: RateLimitedLog;
+}
+
+/** The metric families every broker's pipeline feeds, as the config defines them. */
+export function createMetrics(config: Config, version: string): Pick<PipelineSinks, 'metrics' | 'detectorMetrics'> {
+  const brokerLabel = config.brokers.length > 1;
+  const metrics = new CeleryMetrics({
+    runtimeBuckets: config.runtimeBuckets,
+    queueWaitBuckets: config.queueWaitBuckets,
+    defaultQueueName: config.defaultQueueName,
+    genericHostnameTaskSent: config.genericHostnameTaskSent,
+    celeryExporterCompat: config.celeryExporterCompat,
+    brokerLabel,
+    version,
+    maxLabelValues: config.maxLabelValues,
+    exemplars: config.traces.enabled,
+  });
+  return { metrics, detectorMetrics: new DetectorMetrics(metrics, { brokerLabel, defaultQueueName: config.defaultQueueName }) };
 }
 
 /**
