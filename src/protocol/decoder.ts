@@ -83,9 +83,9 @@ export class EventDecoder {
   private decodeKombuShaped(frame: string): boolean {
     if (!frame.startsWith(BODY_FIRST)) return false;
     const end = frame.indexOf('"', BODY_FIRST.length);
+    // No scan for escapes in the body: a backslash is not base64, so a body holding one fails the
+    // strict check below, and the frame goes to the whole-frame parse.
     if (end === -1 || frame.charCodeAt(end + 1) !== 44 /* , */) return false;
-    const backslash = frame.indexOf('\\', BODY_FIRST.length);
-    if (backslash !== -1 && backslash < end) return false;
     let rest: unknown;
     try {
       rest = JSON.parse(`{${frame.slice(end + 2)}`);
