@@ -42,7 +42,15 @@ const ROWS: readonly Row[] = [
     met: (r) => r.lag && r.lag.p99Ms < 50,
   },
   { what: 'RSS after 1M distinct task ids', target: () => '', value: (r) => memoryAt(r, 1e6) },
-  { what: 'RSS after 10M distinct task ids', target: () => '< 150 MB', value: (r) => memoryAt(r, 1e7), met: (r) => pointAt(r, 1e7) && pointAt(r, 1e7)!.rssMb < 150 },
+  {
+    what: 'RSS after 10M distinct task ids',
+    target: () => '< 150 MB',
+    value: (r) => memoryAt(r, 1e7),
+    met: (r) => {
+      const p = pointAt(r, 1e7);
+      return p && p.rssMb < 150;
+    },
+  },
   {
     what: 'RSS over the soak (first → last, slope)',
     target: () => 'no growth',
