@@ -5,7 +5,8 @@ import { FINAL_STATES, TaskTable } from './task-table.js';
 import type { TaskRecord, TaskState, TaskTableOptions } from './task-table.js';
 import { WorkerRegistry } from './workers.js';
 import { isRepeatedStart, loseTasksOf, requeueReserved } from './worker-loss.js';
-import { RECEIVED, SENT, noteQueued, queueTimesOf } from './queue-times.js';
+import { queueTimesOf } from './queue-times.js';
+import { logAppend, logCode, logHas } from './task-record.js';
 import type { WorkerRegistryOptions } from './workers.js';
 
 /** Label value for a task whose name never arrived (its task-received was before we started). */
@@ -28,8 +29,6 @@ export interface TickResult {
 }
 
 const TYPE_CODE = new Map<TaskEventType, number>(TASK_EVENT_TYPES.map((t, i) => [t, i]));
-// How many (type, timestamp) pairs a task keeps to recognise an event delivered twice.
-const SEEN_LIMIT = 32;
 // Most events held for one task while its name is unknown; a real task has at most a handful.
 const MAX_HELD_EVENTS = 64;
 
@@ -125,13 +124,9 @@ export class CeleryState {
   }
 
   private isDuplicate(record: TaskRecord, event: TaskEvent): boolean {
-    const code = TYPE_CODE.get(event.type) ?? -1;
-    const seen = record.seen;
-    for (let i = 0; i < seen.length; i += 2) {
-      if (seen[i] === code && seen[i + 1] === event.timestamp) return true;
-    }
-    if (seen.length >= SEEN_LIMIT) seen.splice(0, 2);
-    seen.push(code, event.timestamp);
+    const code = logCode(TYPE_CODE.get(event.type) ?? 15, event.retries);
+    if (logHas(record, code, event.timestamp)) return true;
+    logAppend(record, code, event.timestamp, event.eta);
     return false;
   }
 
@@ -159,7 +154,6 @@ export class CeleryState {
     switch (event.type) {
       case 'task-sent':
         task.sentAt = ts;
-        noteQueued(task, SENT, event.retries, ts, event.eta);
         if (event.queue !== undefined) task.queue = event.queue;
         this.noteLineage(task, event);
         if (task.state === undefined) this.setState(task, 'PENDING', ts);
@@ -167,7 +161,6 @@ export class CeleryState {
         return;
       case 'task-received':
         task.receivedAt = ts;
-        noteQueued(task, RECEIVED, event.retries, ts, event.eta);
         task.worker = event.hostname;
         if (event.queue !== undefined) task.queue = event.queue;
         this.noteLineage(task, event);

@@ -1,25 +1,17 @@
-import type { TaskRecord } from './task-table.js';
+import { LOG_START, LOG_WIDTH, logCode, logType } from './task-record.js';
+import type { TaskRecord } from './task-record.js';
 
-// When each attempt of a task was queued, keyed by the `retries` its task-sent and task-received
-// carry. Timestamps alone cannot tell attempts apart: with the prefork pool the worker stamps
-// task-started when the pool reports the job accepted, which for a fast task can come after the
-// same task's retry was already published and received (retries+1), so "events after the previous
-// start" misses the retry's queue time. A task keeps the last few such events: a retry can be at
-// most one attempt ahead of the start being counted, so four entries (sent and received of two
-// attempts) always hold the one needed.
+// When each attempt of a task was queued, read from its event log (task-record.ts), where sent
+// and received events are kept with the `retries` they carry. Timestamps alone cannot tell
+// attempts apart: with the prefork pool the worker stamps task-started when the pool reports the
+// job accepted, which for a fast task can come after the same task's retry was already published
+// and received (retries+1), so "events after the previous start" misses the retry's queue time.
+// The log keeps a task's last 16 events: a retry can be at most one attempt ahead of the start
+// being counted, so the entries needed are always there.
 
-const ENTRIES = 4;
-const WIDTH = 3; // code (retries * 2 + kind), timestamp, eta or NaN
-
-export const SENT = 0;
-export const RECEIVED = 1;
-
-export function noteQueued(task: TaskRecord, kind: typeof SENT | typeof RECEIVED, retries: number | undefined, timestamp: number, eta: number | undefined): void {
-  if (retries === undefined) return;
-  const q = (task.queued ??= []);
-  if (q.length >= ENTRIES * WIDTH) q.splice(0, WIDTH);
-  q.push(retries * 2 + kind, timestamp, eta ?? NaN);
-}
+/** Type indexes of task-sent and task-received (protocol/events.ts TASK_EVENT_TYPES). */
+const SENT = 0;
+const RECEIVED = 1;
 
 export interface AttemptQueueTimes {
   sent: number | undefined;
@@ -29,16 +21,17 @@ export interface AttemptQueueTimes {
 
 /** The newest sent and received times (and ETA) recorded for the attempt with this `retries`. */
 export function queueTimesOf(task: TaskRecord, retries: number): AttemptQueueTimes | undefined {
-  const q = task.queued;
-  if (q === undefined) return undefined;
+  const n = task.n;
+  const sentCode = logCode(SENT, retries);
+  const receivedCode = logCode(RECEIVED, retries);
   let found: AttemptQueueTimes | undefined;
-  for (let i = 0; i < q.length; i += WIDTH) {
-    const code = q[i]!;
-    if (code !== retries * 2 + SENT && code !== retries * 2 + RECEIVED) continue;
+  for (let i = LOG_START; i < n.length && n[i] === n[i]; i += LOG_WIDTH) {
+    const code = n[i]!;
+    if (code !== sentCode && code !== receivedCode) continue;
     found ??= { sent: undefined, received: undefined, eta: undefined };
-    if (code % 2 === SENT) found.sent = q[i + 1];
-    else found.received = q[i + 1];
-    if (!Number.isNaN(q[i + 2]!)) found.eta = q[i + 2];
+    if (logType(code) === SENT) found.sent = n[i + 1];
+    else found.received = n[i + 1];
+    if (!Number.isNaN(n[i + 2]!)) found.eta = n[i + 2];
   }
   return found;
 }

@@ -1,71 +1,11 @@
-import type { TaskEvent } from '../protocol/events.js';
 import { OrderQueue } from './order-queue.js';
+import { TaskRecord } from './task-record.js';
+import type { TaskState } from './task-record.js';
 
-export type TaskState =
-  | 'PENDING'
-  | 'RECEIVED'
-  | 'STARTED'
-  | 'RETRY'
-  | 'SUCCESS'
-  | 'FAILURE'
-  | 'REJECTED'
-  | 'REVOKED'
-  | 'LOST';
+export { TaskRecord } from './task-record.js';
+export type { TaskState } from './task-record.js';
 
 export const FINAL_STATES: ReadonlySet<TaskState> = new Set(['SUCCESS', 'FAILURE', 'REJECTED', 'REVOKED', 'LOST']);
-
-/** What the daemon remembers of one task id. Mutable: the state machine owns it. */
-export interface TaskRecord {
-  readonly uuid: string;
-  name: string | undefined;
-  queue: string | undefined;
-  /** Worker that last received or ran it. */
-  worker: string | undefined;
-  state: TaskState | undefined;
-  /** Sender timestamp of the event that set `state`, to ignore older events arriving late. */
-  stateTimestamp: number;
-  sentAt: number | undefined;
-  /** Queue times of recent attempts by `retries` (state/queue-times.ts); undefined until one is seen. */
-  queued: number[] | undefined;
-  receivedAt: number | undefined;
-  startedAt: number | undefined;
-  /** Timestamp of the last task-retried: events before it belong to an earlier attempt. */
-  retriedAt: number | undefined;
-  eta: number | undefined;
-  retries: number;
-  /** task-started events seen: one per attempt, more if the broker redelivered it. */
-  attempts: number;
-  /** Worker of the last task-started, and `retries` when it started (-1: none, or requeued since). */
-  startedOn: string | undefined;
-  startRetries: number;
-  /** Local clock of the last task-started, for ages that must not depend on worker clocks. */
-  startedSeenAt: number | undefined;
-  /**
-   * Set by a task-started that repeats an attempt already started with no retry in between (a
-   * visibility-timeout or lost-worker redelivery): the worker of the earlier start; else undefined.
-   */
-  duplicateOf: string | undefined;
-  /** Local clock when its worker was declared dead with the task unfinished; kept afterwards. */
-  lostAt: number | undefined;
-  rootId: string | undefined;
-  parentId: string | undefined;
-  /** Local clock (epoch seconds) of the last event, for age-based eviction. */
-  touchedAt: number;
-  /** Which LRU order holds the record, when it was last moved to the back, and its place there. */
-  inFinished: boolean;
-  orderedAt: number;
-  /** Its entry in the order (order-queue.ts); -1 once evicted. */
-  orderStamp: number;
-  /** Bits detectors set to remember what they reported once about this task (detectors/marks.ts). */
-  marks: number;
-  /** Earliest task-sent/received timestamp of the first attempt, kept by detectors/periodic-tasks.ts. */
-  firstArrival: number | undefined;
-  /** Type code and timestamp of each event applied, to drop exact duplicates. */
-  seen: number[];
-  /** Events held back until an event carrying the task name arrives (out-of-order delivery). */
-  pending: TaskEvent[] | undefined;
-  pendingSince: number;
-}
 
 export interface TaskTableOptions {
   /** Hard cap on remembered tasks; finished ones are evicted first. */
@@ -116,38 +56,7 @@ export class TaskTable {
   getOrCreate(uuid: string, now: number): TaskRecord {
     const existing = this.byId.get(uuid);
     if (existing !== undefined) return existing;
-    const record: TaskRecord = {
-      uuid,
-      name: undefined,
-      queue: undefined,
-      worker: undefined,
-      state: undefined,
-      stateTimestamp: -Infinity,
-      sentAt: undefined,
-      queued: undefined,
-      receivedAt: undefined,
-      startedAt: undefined,
-      retriedAt: undefined,
-      eta: undefined,
-      retries: 0,
-      attempts: 0,
-      startedOn: undefined,
-      startRetries: -1,
-      startedSeenAt: undefined,
-      duplicateOf: undefined,
-      lostAt: undefined,
-      rootId: undefined,
-      parentId: undefined,
-      touchedAt: now,
-      inFinished: false,
-      orderedAt: now,
-      orderStamp: -1,
-      marks: 0,
-      firstArrival: undefined,
-      seen: [],
-      pending: undefined,
-      pendingSince: 0,
-    };
+    const record = new TaskRecord(uuid, now);
     this.byId.set(uuid, record);
     this.unfinished.push(record);
     if (this.byId.size > this.options.maxTasks) this.evictForCapacity();
@@ -164,12 +73,8 @@ export class TaskTable {
     if (record.orderStamp < 0 || (isFinal === record.inFinished && now - record.orderedAt < 1)) return;
     (record.inFinished ? this.finished : this.unfinished).remove(record);
     (isFinal ? this.finished : this.unfinished).push(record);
-    // Most tracked tasks are finished ones kept for late events. Arrays grown by push() keep room
-    // for 16 more numbers; a finished task rarely gets another event, so it keeps exact copies.
-    if (isFinal && !record.inFinished) {
-      record.seen = record.seen.slice();
-      if (record.queued !== undefined) record.queued = record.queued.slice();
-    }
+    // Most tracked tasks are finished ones kept for late events: no spare room in their arrays.
+    if (isFinal && !record.inFinished) record.trim();
     record.inFinished = isFinal;
     record.orderedAt = now;
   }
