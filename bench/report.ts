@@ -29,6 +29,14 @@ const ROWS: readonly Row[] = [
     value: (r) => r.throughput && `${r.throughput.cpuMsPer10k} ms (${fmtRate(capacity(r.throughput.cpuMsPer10k))})`,
   },
   {
+    what: 'bare decoding subscriber, highest sustained rate with zero loss (daemon ÷ bare)',
+    target: () => '',
+    value: (r) =>
+      r.baselineLadder &&
+      `${fmtRate(r.baselineLadder.maxSustained)}${r.baselineLadder.generatorLimited ? ' (generator-limited: at least)' : ''}` +
+        (r.throughput ? `; ${Math.round((100 * r.throughput.maxSustained) / r.baselineLadder.maxSustained)} %` : ''),
+  },
+  {
     what: 'bare decoding subscriber, CPU per 10k events (daemon ÷ bare)',
     target: () => '',
     value: (r) =>

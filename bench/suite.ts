@@ -51,6 +51,8 @@ export interface BrokerReport {
   readonly broker: BrokerKind;
   /** The bare decoding subscriber at the first rate of the ladder: CPU per 10k events. */
   baseline?: RateStep;
+  /** The bare decoding subscriber's own highest zero-loss rate, found as the daemon's is. */
+  baselineLadder?: LadderResult;
   throughput?: LadderResult & { cpuMsPer10k: number };
   lag?: LagResult;
   scrape?: ScrapeResult;
@@ -110,6 +112,9 @@ async function baseline(broker: BrokerUnderTest, o: SuiteOptions, report: Broker
     const rate = o.rates[0] ?? 50_000;
     o.say(`${broker.kind}: yardstick, a bare subscriber that only decodes, at ${fmtRate(rate)}`);
     report.baseline = await rateStep(b, rate, o.stepSeconds);
+    // Its ceiling, on the same ladder: what the daemon's rate is to be read against on this machine.
+    o.say(`${broker.kind}: yardstick's highest sustained rate with zero loss`);
+    report.baselineLadder = await findMaxRate(b, o.rates, o.stepSeconds);
   } finally {
     await publisher.close();
     await bare.stop();
