@@ -1,4 +1,3 @@
-import { connect } from 'amqplib';
 import type { ChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ManagementEndpoint, TlsFiles } from '../config/broker-settings.js';
@@ -83,7 +82,7 @@ export class AmqpQueueDepth implements QueueDepthSource {
     if (this.closed) return Promise.reject(new Error('closed'));
     if (this.model !== undefined) return this.model;
     const opts = amqpConnectOptions(this.broker.url, this.options.tls, 'celery-pulse-queues');
-    const pending = connect(opts.connect, opts.socket).then((m) => {
+    const pending = import('amqplib').then(({ connect }) => connect(opts.connect, opts.socket)).then((m) => {
       m.on('error', (err: Error) => this.logger.debug({ broker: this.broker.name, err: err.message }, 'amqp queue-depth connection error'));
       m.on('close', () => {
         if (this.model === pending) this.model = undefined;

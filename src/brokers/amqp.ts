@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { BrokerConfig } from '../config/config.js';
 import type { TlsFiles } from '../config/broker-settings.js';
@@ -69,6 +68,7 @@ export class AmqpEventSource implements EventSource {
     let model: ChannelModel | undefined;
     try {
       const opts = amqpConnectOptions(this.broker.url, this.options.tls, 'celery-pulse-events', this.options.heartbeat);
+      const { connect } = await import('amqplib');
       model = await connect(opts.connect, opts.socket);
       this.model = model;
       model.on('error', (err: Error) => log.warn({ broker: name, err: err.message }, 'amqp connection error'));

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
+import { lazyModule } from '../lazy-module.js';
 import { parseBrokerUrl, redactSecrets } from '../brokers/url.js';
 import type { BrokerUrl } from '../brokers/url.js';
 import { configError } from '../errors.js';
@@ -15,6 +16,8 @@ import type { FlagDef } from './flags.js';
 import { parseTraceConfig } from './trace-settings.js';
 import type { TraceConfig } from './trace-settings.js';
 import { parseDuration, parseListenAddress, parseBuckets, parsePositiveInt, parsePositiveNumber } from './values.js';
+
+const yaml = lazyModule<typeof Yaml>('yaml');
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 const LOG_LEVELS = new Set<string>(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
@@ -157,7 +160,7 @@ function readEnv(env: NodeJS.ProcessEnv): RawValues {
 function readConfigFile(path: string): RawValues {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
+    doc = yaml().parse(readFileSync(path, 'utf8'));
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw configError('CP_ERR_CONFIG_FILE', `config file ${path}: ${redactSecrets(reason ?? '')}`);

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
+import { lazyModule } from '../lazy-module.js';
 import { configError } from '../errors.js';
+
+const yaml = lazyModule<typeof Yaml>('yaml');
 
 // The web configuration file of Prometheus exporters (prometheus/exporter-toolkit
 // docs/web-configuration.md), so a scrape config written for node_exporter or redis_exporter
@@ -75,7 +78,7 @@ function readPem(path: string, what: string, file: string): string {
 export function loadWebConfig(path: string): WebConfig {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
+    doc = yaml().parse(readFileSync(path, 'utf8'));
   } catch (err) {
     fail(path, err instanceof Error ? (err.message.split('\n')[0] ?? 'unreadable') : 'unreadable');
   }

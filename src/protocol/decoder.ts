@@ -1,6 +1,9 @@
-import { decode as decodeMsgpack } from '@msgpack/msgpack';
+import type * as Msgpack from '@msgpack/msgpack';
+import { lazyModule } from '../lazy-module.js';
 import { normalizeEvent } from './events.js';
 import type { CeleryEvent, DecodeErrorReason } from './events.js';
+
+const msgpack = lazyModule<typeof Msgpack>('@msgpack/msgpack');
 
 export interface DecoderSinks {
   /** Called once per valid event, in the order they appear in the frame. */
@@ -160,7 +163,7 @@ export class EventDecoder {
       if (decoded === INVALID) return this.onError('invalid_json', 'body is not JSON');
     } else if (MSGPACK_TYPES.has(type)) {
       try {
-        decoded = decodeMsgpack(typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload);
+        decoded = msgpack().decode(typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload);
       } catch {
         return this.onError('invalid_msgpack', 'body is not msgpack');
       }
