@@ -27,7 +27,7 @@ interface CounterEntry {
 
 interface HistogramEntry {
   labels: Record<string, string | number>;
-  bucketValues: Record<number, number>;
+  bucketValues: Record<string, number>;
   sum: number;
   count: number;
 }
@@ -87,6 +87,9 @@ export function histogramCell(histogram: Histogram<string>, labels: Record<strin
   let entry: HistogramEntry | undefined;
   let slow = false;
   let bounds: number[] = [];
+  // The property name of each bucket in `bucketValues`, made once: indexing that object with the
+  // bound itself converted the number to a string on every observation (5x slower in isolation).
+  let keys: string[] = [];
   return {
     observe(value: number) {
       if (entry === undefined) {
@@ -96,6 +99,7 @@ export function histogramCell(histogram: Histogram<string>, labels: Record<strin
         if (slow) return;
         entry = findEntry(internals, labels);
         bounds = internals.upperBounds ?? [];
+        keys = bounds.map(String);
         const found = entry;
         if (found === undefined || bounds.length === 0 || bounds.some((b) => !(b in found.bucketValues))) {
           entry = undefined;
@@ -108,7 +112,7 @@ export function histogramCell(histogram: Histogram<string>, labels: Record<strin
       const last = bounds.length;
       let i = 0;
       while (i < last && value > bounds[i]!) i++;
-      if (i < last) entry.bucketValues[bounds[i]!]! += 1;
+      if (i < last) entry.bucketValues[keys[i]!]! += 1;
       entry.sum += value;
       entry.count += 1;
     },
