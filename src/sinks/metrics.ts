@@ -383,8 +383,9 @@ export class BrokerMetrics implements TaskObserver {
    * The outcome counters of the task's (name, hostname, queue). A task's events mostly come from
    * one worker, so the children found for one event are remembered on the record and the next
    * event compares three strings instead of walking the cache and allocating a key: a fifth less
-   * CPU after decoding in bench/inproc.ts. Only children made for exactly these values are remembered: an overflowed
-   * label set goes through the guard every time, which counts the overflow.
+   * CPU after decoding in bench/inproc.ts. Only children made for exactly these values are
+   * remembered: an overflowed label set goes through the guard every time, which counts the
+   * overflow. forgetWorker() bumps `generation`, so no memo outlives the series it counts into.
    */
   private task(task: TaskRecord, hostname: string, metric: string): TaskChildren {
     const name = task.name ?? 'unknown';
