@@ -27,7 +27,7 @@ interface CounterEntry {
 
 interface HistogramEntry {
   labels: Record<string, string | number>;
-  bucketValues: Record<number, number>;
+  bucketValues: Record<string, number>;
   sum: number;
   count: number;
 }
@@ -63,54 +63,84 @@ function findEntry<E extends { labels: Record<string, string | number> }>(intern
  * The series is created by the first inc(), as with prom-client's own children (no zero series).
  */
 export function counterCell(counter: Counter<string>, labels: Record<string, string>): CounterCell {
-  const internals = counter as unknown as WithHashMap<CounterEntry>;
-  let entry: CounterEntry | undefined;
-  let slow = false;
-  return {
-    inc(value = 1) {
-      if (entry !== undefined) {
-        entry.value += value;
-        return;
-      }
-      if (internals.enableExemplars === true) counter.inc({ labels, value } as never);
-      else counter.inc(labels, value);
-      // Not the internals this was written for: stay on prom-client's path.
-      if (!slow) entry = findEntry(internals, labels);
-      slow = entry === undefined;
-    },
-  };
+  return new FastCounter(counter, labels);
 }
 
 /** A histogram series whose observe() is a bucket search and three additions, created lazily too. */
 export function histogramCell(histogram: Histogram<string>, labels: Record<string, string>): HistogramCell {
-  const internals = histogram as unknown as WithHashMap<HistogramEntry>;
-  let entry: HistogramEntry | undefined;
-  let slow = false;
-  let bounds: number[] = [];
-  return {
-    observe(value: number) {
-      if (entry === undefined) {
-        if (!Number.isFinite(value)) return;
-        if (internals.enableExemplars === true) histogram.observe({ labels, value } as never);
-        else histogram.observe(labels, value);
-        if (slow) return;
-        entry = findEntry(internals, labels);
-        bounds = internals.upperBounds ?? [];
-        const found = entry;
-        if (found === undefined || bounds.length === 0 || bounds.some((b) => !(b in found.bucketValues))) {
-          entry = undefined;
-          slow = true;
-        }
-        return;
-      }
-      if (!Number.isFinite(value)) return;
-      // Buckets are not cumulative inside prom-client: the value lands in the first bound >= it.
-      const last = bounds.length;
-      let i = 0;
-      while (i < last && value > bounds[i]!) i++;
-      if (i < last) entry.bucketValues[bounds[i]!]! += 1;
-      entry.sum += value;
-      entry.count += 1;
-    },
-  };
+  return new FastHistogram(histogram, labels);
+}
+
+// Classes rather than an object literal with a closure per cell: a call site such as
+// `children.succeeded.inc()` then sees one class and one method, which the optimiser inlines,
+// where a closure per cell made every call site megamorphic (~3 % of bench/inproc.ts samples
+// went to calling inc()).
+class FastCounter implements CounterCell {
+  private entry: CounterEntry | undefined = undefined;
+  private slow = false;
+
+  constructor(
+    private readonly counter: Counter<string>,
+    private readonly labels: Record<string, string>,
+  ) {}
+
+  inc(value = 1): void {
+    const entry = this.entry;
+    if (entry !== undefined) entry.value += value;
+    else this.first(value);
+  }
+
+  private first(value: number): void {
+    const internals = this.counter as unknown as WithHashMap<CounterEntry>;
+    if (internals.enableExemplars === true) this.counter.inc({ labels: this.labels, value } as never);
+    else this.counter.inc(this.labels, value);
+    // Not the internals this was written for: stay on prom-client's path.
+    if (!this.slow) this.entry = findEntry(internals, this.labels);
+    this.slow = this.entry === undefined;
+  }
+}
+
+class FastHistogram implements HistogramCell {
+  private entry: HistogramEntry | undefined = undefined;
+  private slow = false;
+  private bounds: number[] = [];
+  // The property name of each bucket in `bucketValues`, made once: indexing that object with the
+  // bound itself converted the number to a string on every observation (5x slower in isolation).
+  private keys: string[] = [];
+
+  constructor(
+    private readonly histogram: Histogram<string>,
+    private readonly labels: Record<string, string>,
+  ) {}
+
+  observe(value: number): void {
+    const entry = this.entry;
+    if (entry === undefined) return this.first(value);
+    if (!Number.isFinite(value)) return;
+    // Buckets are not cumulative inside prom-client: the value lands in the first bound >= it.
+    const bounds = this.bounds;
+    const last = bounds.length;
+    let i = 0;
+    while (i < last && value > bounds[i]!) i++;
+    if (i < last) entry.bucketValues[this.keys[i]!]! += 1;
+    entry.sum += value;
+    entry.count += 1;
+  }
+
+  private first(value: number): void {
+    if (!Number.isFinite(value)) return;
+    const internals = this.histogram as unknown as WithHashMap<HistogramEntry>;
+    if (internals.enableExemplars === true) this.histogram.observe({ labels: this.labels, value } as never);
+    else this.histogram.observe(this.labels, value);
+    if (this.slow) return;
+    const found = findEntry(internals, this.labels);
+    const bounds = internals.upperBounds ?? [];
+    if (found === undefined || bounds.length === 0 || bounds.some((b) => !(b in found.bucketValues))) {
+      this.slow = true;
+      return;
+    }
+    this.entry = found;
+    this.bounds = bounds;
+    this.keys = bounds.map(String);
+  }
 }

@@ -5,7 +5,7 @@ import type { TaskObserver } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { CeleryState } from '../state/machine.js';
 import { defineScrapeTimeMetrics } from './scrape-metrics.js';
-import { BoundedChildren, LabelGuard, overflowCounter } from './label-guard.js';
+import { BoundedChildren, LabelGuard, OVERFLOW_LABEL_VALUE, overflowCounter } from './label-guard.js';
 import type { ExemplarSource } from './exemplars.js';
 import { CeleryExporterCompat, NO_COMPAT } from './compat.js';
 import { counterCell, histogramCell } from './fast-children.js';
@@ -168,6 +168,17 @@ export class CeleryMetrics {
 }
 
 interface TaskChildren {
+  /** The label values these children were made for, and who made them (per-task memo, `task()`). */
+  readonly name: string;
+  readonly hostname: string;
+  readonly queue: string;
+  readonly owner: BrokerMetrics;
+  /** Made for exactly these values: none is the overflow value, so a task with them may keep it. */
+  readonly own: boolean;
+  /** `BrokerMetrics.generation` when last found in the cache: older ones may have been forgotten. */
+  generation: number;
+  /** The (name, queue) histograms, once looked up without overflow; see `histogramsOf`. */
+  histograms: HistogramChildren | undefined;
   readonly sent: CounterCell;
   readonly received: CounterCell;
   readonly started: CounterCell;
@@ -194,9 +205,11 @@ export class BrokerMetrics implements TaskObserver {
   private readonly retried: BoundedChildren<CounterCell>;
   private readonly histograms: BoundedChildren<HistogramChildren>;
   /** Picked once at construction (prom-client style): with an exemplar source, or the plain child calls. */
-  private readonly observeRuntime: (task: TaskRecord, runtime: number) => void;
+  private readonly observeRuntime: (h: HistogramChildren, task: TaskRecord, runtime: number) => void;
   private readonly countFailed: (task: TaskRecord, child: LabelledCounter) => void;
   private readonly events = new Map<string, CounterCell>();
+  /** Bumped whenever children are forgotten, so no task's memo outlives its children. */
+  private generation = 0;
   private readonly errors = new Map<string, Counter.Internal>();
 
   constructor(metrics: CeleryMetrics, options: MetricsOptions, extra: Labels, exemplars?: ExemplarSource) {
@@ -211,6 +224,13 @@ export class BrokerMetrics implements TaskObserver {
       ([name, hostname, queue]) => {
         const labels = { name: name!, hostname: hostname!, queue_name: queue!, ...extra };
         return {
+          name: name!,
+          hostname: hostname!,
+          queue: queue!,
+          owner: this,
+          own: name !== OVERFLOW_LABEL_VALUE && hostname !== OVERFLOW_LABEL_VALUE && queue !== OVERFLOW_LABEL_VALUE,
+          generation: this.generation,
+          histograms: undefined,
           sent: counterCell(k.sent, labels),
           received: counterCell(k.received, labels),
           started: counterCell(k.started, labels),
@@ -244,9 +264,8 @@ export class BrokerMetrics implements TaskObserver {
     const failedFamily = k.failed;
     this.observeRuntime =
       exemplars === undefined
-        ? (task, runtime) => this.histogramsFor(task, RUNTIME_METRIC).runtime.observe(runtime)
-        : (task, runtime) => {
-            const h = this.histogramsFor(task, RUNTIME_METRIC);
+        ? (h, _task, runtime) => h.runtime.observe(runtime)
+        : (h, task, runtime) => {
             const exemplarLabels = exemplars.exemplarFor(task);
             if (exemplarLabels === undefined) h.runtime.observe(runtime);
             else runtimeFamily.observe({ labels: h.labels, value: runtime, exemplarLabels });
@@ -280,50 +299,50 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   taskSent(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, this.genericSent ? 'generic' : event.hostname, 'sent').sent.inc();
+    this.task(task, this.genericSent ? 'generic' : event.hostname, 'celery_task_sent_total').sent.inc();
   }
 
   taskReceived(task: TaskRecord, event: TaskEvent): void {
-    const c = this.task(task, event.hostname, 'received');
+    const c = this.task(task, event.hostname, 'celery_task_received_total');
     c.received.inc();
     c.compat.workerSeen();
   }
 
   taskStarted(task: TaskRecord, event: TaskEvent, queueWait: number | undefined): void {
-    const c = this.task(task, event.hostname, 'started');
+    const c = this.task(task, event.hostname, 'celery_task_started_total');
     c.started.inc();
     c.compat.workerSeen();
     if (queueWait !== undefined) {
-      this.histogramsFor(task, 'celery_task_queue_wait_seconds').wait.observe(queueWait);
+      this.histogramsOf(c, task, 'celery_task_queue_wait_seconds').wait.observe(queueWait);
       c.compat.wait.observe(queueWait);
     }
   }
 
   taskSucceeded(task: TaskRecord, event: TaskEvent, runtime: number | undefined): void {
-    const c = this.task(task, event.hostname, 'succeeded');
+    const c = this.task(task, event.hostname, 'celery_task_succeeded_total');
     c.succeeded.inc();
     if (runtime !== undefined) {
-      this.observeRuntime(task, runtime);
+      this.observeRuntime(this.histogramsOf(c, task, RUNTIME_METRIC), task, runtime);
       c.compat.runtime.observe(runtime);
     }
   }
 
   taskFailed(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
     this.countFailed(task, this.exceptionChild('failed', task, event.hostname, exception));
-    if (runtime !== undefined) this.observeRuntime(task, runtime);
+    if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC), task, runtime);
   }
 
   taskRetried(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
     this.exceptionChild('retried', task, event.hostname, exception).inc();
-    if (runtime !== undefined) this.observeRuntime(task, runtime);
+    if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC), task, runtime);
   }
 
   taskRejected(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, event.hostname, 'rejected').rejected.inc();
+    this.task(task, event.hostname, 'celery_task_rejected_total').rejected.inc();
   }
 
   taskRevoked(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, event.hostname, 'revoked').revoked.inc();
+    this.task(task, event.hostname, 'celery_task_revoked_total').revoked.inc();
   }
 
   taskCancelled(): void {
@@ -340,6 +359,7 @@ export class BrokerMetrics implements TaskObserver {
    */
   forgetWorker(hostname: string): void {
     const k = this.m.counters;
+    this.generation++;
     for (const [name, host, queue] of this.children.forget((v) => v[1] === hostname)) {
       const labels = { name: name!, hostname: host!, queue_name: queue!, ...this.extra };
       for (const family of [k.sent, k.received, k.started, k.succeeded, k.rejected, k.revoked]) family.remove(labels);
@@ -359,8 +379,33 @@ export class BrokerMetrics implements TaskObserver {
     return task.queue ?? this.defaultQueue;
   }
 
-  private task(task: TaskRecord, hostname: string, outcome: Outcome): TaskChildren {
-    return this.children.get([task.name ?? 'unknown', hostname, this.queueOf(task)], `celery_task_${outcome}_total`);
+  /**
+   * The outcome counters of the task's (name, hostname, queue). A task's events mostly come from
+   * one worker, so the children found for one event are remembered on the record and the next
+   * event compares three strings instead of walking the cache and allocating a key: a fifth less
+   * CPU after decoding in bench/inproc.ts. Only children made for exactly these values are
+   * remembered: an overflowed label set goes through the guard every time, which counts the
+   * overflow. forgetWorker() bumps `generation`, so no memo outlives the series it counts into.
+   */
+  private task(task: TaskRecord, hostname: string, metric: string): TaskChildren {
+    const name = task.name ?? 'unknown';
+    const queue = this.queueOf(task);
+    const memo = task.labelMemo as TaskChildren | undefined;
+    if (memo !== undefined && memo.hostname === hostname && memo.name === name && memo.queue === queue && memo.owner === this && memo.generation === this.generation) return memo;
+    const c = this.children.get([name, hostname, queue], metric);
+    if (c.own && c.hostname === hostname && c.name === name && c.queue === queue) {
+      c.generation = this.generation;
+      task.labelMemo = c;
+    }
+    return c;
+  }
+
+  /** The (name, queue) histograms of `c`'s label set, remembered on `c` once found without overflow. */
+  private histogramsOf(c: TaskChildren, task: TaskRecord, metric: string): HistogramChildren {
+    if (c.histograms !== undefined) return c.histograms;
+    const h = this.histogramsFor(task, metric);
+    if (c.own && h.labels['name'] === c.name && h.labels['queue_name'] === c.queue && c.name === (task.name ?? 'unknown') && c.queue === this.queueOf(task)) c.histograms = h;
+    return h;
   }
 
   private exceptionChild(outcome: 'failed' | 'retried', task: TaskRecord, hostname: string, exception: string): LabelledCounter {

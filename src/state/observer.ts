@@ -28,43 +28,4 @@ export interface TaskObserver {
 
 export type LostReason = 'worker-lost' | 'evicted';
 
-/**
- * Fans one stream of transitions out to several observers. Plain loops, not forEach with an
- * arrow: this runs for every event, and an arrow per call is an allocation per event.
- */
-export function combineObservers(observers: readonly TaskObserver[]): TaskObserver {
-  if (observers.length === 1 && observers[0] !== undefined) return observers[0];
-  const list = [...observers];
-  return {
-    taskSent(t, e) {
-      for (const o of list) o.taskSent(t, e);
-    },
-    taskReceived(t, e) {
-      for (const o of list) o.taskReceived(t, e);
-    },
-    taskStarted(t, e, w) {
-      for (const o of list) o.taskStarted(t, e, w);
-    },
-    taskSucceeded(t, e, r) {
-      for (const o of list) o.taskSucceeded(t, e, r);
-    },
-    taskFailed(t, e, x, r) {
-      for (const o of list) o.taskFailed(t, e, x, r);
-    },
-    taskRetried(t, e, x, r) {
-      for (const o of list) o.taskRetried(t, e, x, r);
-    },
-    taskRejected(t, e) {
-      for (const o of list) o.taskRejected(t, e);
-    },
-    taskRevoked(t, e) {
-      for (const o of list) o.taskRevoked(t, e);
-    },
-    taskCancelled(t, e) {
-      for (const o of list) o.taskCancelled(t, e);
-    },
-    taskLost(t, r, n) {
-      for (const o of list) o.taskLost(t, r, n);
-    },
-  };
-}
+export { combineObservers } from './fan-out.js';

@@ -27,8 +27,7 @@ const LOST_AT = 7;
 const FIRST_ARRIVAL = 8;
 const TOUCHED_AT = 9;
 const ORDERED_AT = 10;
-const PENDING_SINCE = 11;
-const FIXED = 12;
+const FIXED = 11;
 
 /**
  * The event log: one entry per event applied (not dropped as a duplicate), oldest first, of
@@ -72,6 +71,11 @@ export class TaskRecord {
   orderStamp = -1;
   /** Bits detectors set to remember what they reported once about this task (detectors/marks.ts). */
   marks = 0;
+  /**
+   * Left to the metrics sink (sinks/metrics.ts): the label children this task's last event was
+   * counted under, so its next events skip the label lookup. Opaque to the state machine.
+   */
+  labelMemo: object | undefined = undefined;
   /** Events held back until an event carrying the task name arrives (out-of-order delivery). */
   pending: TaskEvent[] | undefined = undefined;
   /** The numbers (see the slots above); read through the accessors and the log functions. */
@@ -158,13 +162,6 @@ export class TaskRecord {
   }
   set orderedAt(v: number) {
     this.n[ORDERED_AT] = v;
-  }
-  /** Local clock when the first of `pending` was held. */
-  get pendingSince(): number {
-    return this.n[PENDING_SINCE]!;
-  }
-  set pendingSince(v: number) {
-    this.n[PENDING_SINCE] = v;
   }
 
   /** Drops the spare capacity a log grown past its room has (a finished task rarely gets another event). */
