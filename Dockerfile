@@ -47,4 +47,4 @@ EXPOSE 9808
 # Node is PID 1 and handles SIGTERM/SIGINT itself (src/cli.ts: stop consuming, close HTTP, exit 0
 # within 10 s); it starts no child processes, so there are no zombies to reap and no init is needed.
 # --max-semi-space-size: see src/heap-tuning.ts (V8 reads it only at start-up).
-ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/cli.js"]
