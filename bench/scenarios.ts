@@ -164,6 +164,8 @@ export interface LadderResult {
   readonly maxSustained: number;
   /** True when the generator, not the daemon, ran out first: the daemon can do at least maxSustained. */
   readonly generatorLimited: boolean;
+  /** True when every rate of the ladder passed: the ceiling is above it, not found. */
+  readonly ladderTopped?: boolean;
 }
 
 /** Raises the rate step by step until the daemon loses events or falls behind, then bisects once. */
@@ -195,7 +197,7 @@ export async function findMaxRate(b: Bench, rates: readonly number[], seconds: n
       if (step.pass) best = mid;
     }
   }
-  return { steps, maxSustained: best, generatorLimited: false };
+  return { steps, maxSustained: best, generatorLimited: false, ladderTopped: failedAt === undefined };
 }
 
 /** After a failed step: wait for the daemon to be subscribed again and idle. */
