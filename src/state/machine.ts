@@ -1,12 +1,12 @@
-import { TASK_EVENT_TYPES, exceptionClass } from '../protocol/events.js';
-import type { CeleryEvent, TaskEvent, TaskEventType } from '../protocol/events.js';
+import { exceptionClass } from '../protocol/events.js';
+import type { CeleryEvent, TaskEvent } from '../protocol/events.js';
 import type { TaskObserver } from './observer.js';
 import { FINAL_STATES, TaskTable } from './task-table.js';
 import type { TaskRecord, TaskState, TaskTableOptions } from './task-table.js';
 import { WorkerRegistry } from './workers.js';
 import { isRepeatedStart, loseTasksOf, requeueReserved } from './worker-loss.js';
 import { queueTimesOf } from './queue-times.js';
-import { logAppend, logCode, logHas } from './task-record.js';
+import { logCode, logIfNew } from './task-record.js';
 import type { WorkerRegistryOptions } from './workers.js';
 
 /** Label value for a task whose name never arrived (its task-received was before we started). */
@@ -28,7 +28,6 @@ export interface TickResult {
   readonly forgottenWorkers: readonly string[];
 }
 
-const TYPE_CODE = new Map<TaskEventType, number>(TASK_EVENT_TYPES.map((t, i) => [t, i]));
 // Most events held for one task while its name is unknown; a real task has at most a handful.
 const MAX_HELD_EVENTS = 64;
 
@@ -128,10 +127,7 @@ export class CeleryState {
   }
 
   private isDuplicate(record: TaskRecord, event: TaskEvent): boolean {
-    const code = logCode(TYPE_CODE.get(event.type) ?? 15, event.retries);
-    if (logHas(record, code, event.timestamp)) return true;
-    logAppend(record, code, event.timestamp, event.eta);
-    return false;
+    return !logIfNew(record, logCode(event.type, event.retries), event.timestamp, event.eta);
   }
 
   private hold(record: TaskRecord, event: TaskEvent, now: number): void {

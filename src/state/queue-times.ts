@@ -1,4 +1,4 @@
-import { LOG_START, LOG_WIDTH, logCode, logType } from './task-record.js';
+import { LOG_START, LOG_WIDTH, logCode } from './task-record.js';
 import type { TaskRecord } from './task-record.js';
 
 // When each attempt of a task was queued, read from its event log (task-record.ts), where sent
@@ -9,10 +9,6 @@ import type { TaskRecord } from './task-record.js';
 // The log keeps a task's last 16 events: a retry can be at most one attempt ahead of the start
 // being counted, so the entries needed are always there.
 
-/** Type indexes of task-sent and task-received (protocol/events.ts TASK_EVENT_TYPES). */
-const SENT = 0;
-const RECEIVED = 1;
-
 export interface AttemptQueueTimes {
   sent: number | undefined;
   received: number | undefined;
@@ -22,14 +18,14 @@ export interface AttemptQueueTimes {
 /** The newest sent and received times (and ETA) recorded for the attempt with this `retries`. */
 export function queueTimesOf(task: TaskRecord, retries: number): AttemptQueueTimes | undefined {
   const n = task.n;
-  const sentCode = logCode(SENT, retries);
-  const receivedCode = logCode(RECEIVED, retries);
+  const sentCode = logCode('task-sent', retries);
+  const receivedCode = logCode('task-received', retries);
   let found: AttemptQueueTimes | undefined;
   for (let i = LOG_START; i < n.length && n[i] === n[i]; i += LOG_WIDTH) {
     const code = n[i]!;
     if (code !== sentCode && code !== receivedCode) continue;
     found ??= { sent: undefined, received: undefined, eta: undefined };
-    if (logType(code) === SENT) found.sent = n[i + 1];
+    if (code === sentCode) found.sent = n[i + 1];
     else found.received = n[i + 1];
     if (!Number.isNaN(n[i + 2]!)) found.eta = n[i + 2];
   }

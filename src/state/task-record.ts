@@ -1,4 +1,5 @@
-import type { TaskEvent } from '../protocol/events.js';
+import { TASK_EVENT_TYPES } from '../protocol/events.js';
+import type { TaskEvent, TaskEventType } from '../protocol/events.js';
 
 export type TaskState =
   | 'PENDING'
@@ -170,34 +171,28 @@ export class TaskRecord {
   }
 }
 
+const TYPE_INDEX = new Map<TaskEventType, number>(TASK_EVENT_TYPES.map((t, i) => [t, i]));
+
 /**
  * An event's code in the log: its type's index, and the `retries` it carries (sent, received and
  * retried events have it) so that queue times can be found by attempt. Negative without one.
  */
-export function logCode(typeIndex: number, retries: number | undefined): number {
+export function logCode(type: TaskEventType, retries: number | undefined): number {
   const r = retries !== undefined && Number.isSafeInteger(retries) && retries >= 0 && retries < 2 ** 32 ? retries : -1;
-  return r * 16 + typeIndex;
+  return r * 16 + TYPE_INDEX.get(type)!;
 }
 
-/** The type index of a log code (see `logCode`). */
-export function logType(code: number): number {
-  return ((code % 16) + 16) % 16;
-}
-
-/** Whether an entry with this code and timestamp is in the log. */
-export function logHas(task: TaskRecord, code: number, timestamp: number): boolean {
-  const n = task.n;
-  for (let i = LOG_START; i < n.length && n[i] === n[i]; i += LOG_WIDTH) {
-    if (n[i] === code && n[i + 1] === timestamp) return true;
-  }
-  return false;
-}
-
-/** Appends an entry, dropping the oldest when the log is full. */
-export function logAppend(task: TaskRecord, code: number, timestamp: number, eta: number | undefined): void {
+/**
+ * Logs the event unless an entry with this code and timestamp is already there (the same event
+ * delivered twice): false then. One pass finds a repeat and the first free entry alike, and the
+ * oldest entry is dropped when the log is full.
+ */
+export function logIfNew(task: TaskRecord, code: number, timestamp: number, eta: number | undefined): boolean {
   const n = task.n;
   let at = LOG_START;
-  while (at < n.length && n[at] === n[at]) at += LOG_WIDTH;
+  for (; at < n.length && n[at] === n[at]; at += LOG_WIDTH) {
+    if (n[at] === code && n[at + 1] === timestamp) return false;
+  }
   if (at >= LOG_START + LOG_LIMIT * LOG_WIDTH) {
     n.copyWithin(LOG_START, LOG_START + LOG_WIDTH);
     at -= LOG_WIDTH;
@@ -205,4 +200,5 @@ export function logAppend(task: TaskRecord, code: number, timestamp: number, eta
   n[at] = code;
   n[at + 1] = timestamp;
   n[at + 2] = eta ?? NaN;
+  return true;
 }
