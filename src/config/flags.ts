@@ -153,7 +153,7 @@ export const FLAGS: readonly FlagDef[] = [
   {
     name: 'max-tracked-tasks',
     value: 'N',
-    // ~0.8 KB of heap each (README "Benchmarks"): 50k keep RSS under ~180 MB, inside the
+    // ~0.63 KB of heap each (README "Benchmarks"): 50k keep RSS near 150-160 MB, inside the
     // manifests' 256Mi limit, and hold tens of seconds of finished tasks at thousands a second.
     default: '50000',
     group: 'state',

@@ -400,11 +400,14 @@ export class BrokerMetrics implements TaskObserver {
     return c;
   }
 
-  /** The (name, queue) histograms of `c`'s label set, remembered on `c` once found without overflow. */
+  /**
+   * The (name, queue) histograms of `c`'s label set, remembered on `c` once found without overflow.
+   * `c` comes from task() for this same task, so its name and queue are the task's.
+   */
   private histogramsOf(c: TaskChildren, task: TaskRecord, metric: string): HistogramChildren {
     if (c.histograms !== undefined) return c.histograms;
     const h = this.histogramsFor(task, metric);
-    if (c.own && h.labels['name'] === c.name && h.labels['queue_name'] === c.queue && c.name === (task.name ?? 'unknown') && c.queue === this.queueOf(task)) c.histograms = h;
+    if (c.own && h.labels['name'] === c.name && h.labels['queue_name'] === c.queue) c.histograms = h;
     return h;
   }
 
