@@ -17,11 +17,12 @@ export interface AttemptQueueTimes {
 
 /** The newest sent and received times (and ETA) recorded for the attempt with this `retries`. */
 export function queueTimesOf(task: TaskRecord, retries: number): AttemptQueueTimes | undefined {
-  const n = task.n;
+  const n = task.s;
+  const end = task.end;
   const sentCode = logCode('task-sent', retries);
   const receivedCode = logCode('task-received', retries);
   let found: AttemptQueueTimes | undefined;
-  for (let i = LOG_START; i < n.length && n[i] === n[i]; i += LOG_WIDTH) {
+  for (let i = task.o + LOG_START; i < end && n[i] === n[i]; i += LOG_WIDTH) {
     const code = n[i]!;
     if (code !== sentCode && code !== receivedCode) continue;
     found ??= { sent: undefined, received: undefined, eta: undefined };

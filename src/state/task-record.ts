@@ -1,5 +1,6 @@
 import { TASK_EVENT_TYPES } from '../protocol/events.js';
 import type { TaskEvent, TaskEventType } from '../protocol/events.js';
+import type { NumberSlab } from './number-slab.js';
 
 export type TaskState =
   | 'PENDING'
@@ -12,11 +13,13 @@ export type TaskState =
   | 'REVOKED'
   | 'LOST';
 
-// Every number a task keeps lives in one array of doubles, `n`: timestamps at fixed slots, then
-// a log of the events applied. Why not a field each? The table holds tens of thousands of
-// records, and V8 keeps a double in an object field as a separate 16-byte heap number (one
-// object more per timestamp for the garbage collector to copy and mark), while an array of
-// doubles stores them unboxed. NaN stands for "none" in the optional slots.
+// Every number a task keeps lives in one run of doubles: timestamps at fixed slots, then a log of
+// the events applied. Why not a field each? The table holds tens of thousands of records, and V8
+// keeps a double in an object field as a separate 16-byte heap number (one object more per
+// timestamp for the garbage collector to copy and mark), while a Float64Array stores them unboxed.
+// The run is a slot of the table's NumberSlab (number-slab.ts), outside the collected heap, or an
+// array of the record's own once its log outgrows the slot. NaN stands for "none" in the optional
+// slots.
 const STATE_TIMESTAMP = 0;
 const SENT_AT = 1;
 const RECEIVED_AT = 2;
@@ -33,16 +36,26 @@ const FIXED = 11;
 /**
  * The event log: one entry per event applied (not dropped as a duplicate), oldest first, of
  * `LOG_WIDTH` numbers: the event's code (`logCode`), its sender timestamp, and its ETA (NaN when
- * none). An entry whose code is NaN is free. Room for `LOG_ROOM` entries comes with every record,
- * enough for a task's usual sent, received, started and outcome; the log grows up to `LOG_LIMIT`
- * entries and then drops its oldest.
+ * none). An entry whose code is NaN is free. A slot has room for `LOG_ROOM` entries, enough for a
+ * task's usual sent, received, started and outcome; the log grows up to `LOG_LIMIT` entries in an
+ * array of the record's own and then drops its oldest.
  */
 export const LOG_START = FIXED;
 export const LOG_WIDTH = 3;
 const LOG_ROOM = 4;
 const LOG_LIMIT = 16;
+/** Doubles in a slot: the fixed numbers and a log of LOG_ROOM entries. */
+export const SLOT_WIDTH = FIXED + LOG_ROOM * LOG_WIDTH;
+const GROWN_WIDTH = FIXED + LOG_LIMIT * LOG_WIDTH;
 
-const TEMPLATE: number[] = [-Infinity, ...new Array<number>(FIXED - 1 + LOG_ROOM * LOG_WIDTH).fill(NaN)];
+const TEMPLATE = Float64Array.from([-Infinity, ...new Array<number>(SLOT_WIDTH - 1).fill(NaN)]);
+
+/**
+ * The numbers of a record that left the table (evicted): its slot went to another task. A sink
+ * may still hold such a record (an open span ends later); it reads the strings, never the numbers,
+ * which all read as "none" here rather than as another task's.
+ */
+const RELEASED = TEMPLATE.slice();
 
 const optional = (v: number): number | undefined => (v === v ? v : undefined);
 
@@ -79,95 +92,146 @@ export class TaskRecord {
   labelMemo: object | undefined = undefined;
   /** Events held back until an event carrying the task name arrives (out-of-order delivery). */
   pending: TaskEvent[] | undefined = undefined;
-  /** The numbers (see the slots above); read through the accessors and the log functions. */
-  n: number[];
+  /**
+   * The numbers (see the slots above), from offset `o` of `s`: the table's slab and the slot
+   * `slot` of it, or an array of the record's own (`slab` undefined, `o` 0, `slot` -1). Read
+   * through the accessors and the log functions.
+   */
+  s: Float64Array;
+  o: number;
+  slot = -1;
+  slab: NumberSlab | undefined;
 
+  /** Numbers in a slot of `slab` when given (the table's records), else in an array of its own. */
   constructor(
     readonly uuid: string,
     now: number,
+    slab?: NumberSlab,
   ) {
-    this.n = TEMPLATE.slice();
-    this.n[TOUCHED_AT] = now;
-    this.n[ORDERED_AT] = now;
+    if (slab !== undefined) {
+      this.slot = slab.alloc();
+      this.s = slab.chunk(this.slot);
+      this.o = slab.offset(this.slot);
+      this.s.set(TEMPLATE, this.o);
+    } else {
+      this.s = TEMPLATE.slice();
+      this.o = 0;
+    }
+    this.slab = slab;
+    this.touchedAt = now;
+    this.orderedAt = now;
   }
 
   /** Sender timestamp of the event that set `state`, to ignore older events arriving late. */
   get stateTimestamp(): number {
-    return this.n[STATE_TIMESTAMP]!;
+    return this.s[this.o + STATE_TIMESTAMP]!;
   }
   set stateTimestamp(v: number) {
-    this.n[STATE_TIMESTAMP] = v;
+    this.s[this.o + STATE_TIMESTAMP] = v;
   }
   get sentAt(): number | undefined {
-    return optional(this.n[SENT_AT]!);
+    return optional(this.s[this.o + SENT_AT]!);
   }
   set sentAt(v: number | undefined) {
-    this.n[SENT_AT] = v ?? NaN;
+    this.s[this.o + SENT_AT] = v ?? NaN;
   }
   get receivedAt(): number | undefined {
-    return optional(this.n[RECEIVED_AT]!);
+    return optional(this.s[this.o + RECEIVED_AT]!);
   }
   set receivedAt(v: number | undefined) {
-    this.n[RECEIVED_AT] = v ?? NaN;
+    this.s[this.o + RECEIVED_AT] = v ?? NaN;
   }
   get startedAt(): number | undefined {
-    return optional(this.n[STARTED_AT]!);
+    return optional(this.s[this.o + STARTED_AT]!);
   }
   set startedAt(v: number | undefined) {
-    this.n[STARTED_AT] = v ?? NaN;
+    this.s[this.o + STARTED_AT] = v ?? NaN;
   }
   /** Timestamp of the last task-retried: events before it belong to an earlier attempt. */
   get retriedAt(): number | undefined {
-    return optional(this.n[RETRIED_AT]!);
+    return optional(this.s[this.o + RETRIED_AT]!);
   }
   set retriedAt(v: number | undefined) {
-    this.n[RETRIED_AT] = v ?? NaN;
+    this.s[this.o + RETRIED_AT] = v ?? NaN;
   }
   get eta(): number | undefined {
-    return optional(this.n[ETA]!);
+    return optional(this.s[this.o + ETA]!);
   }
   set eta(v: number | undefined) {
-    this.n[ETA] = v ?? NaN;
+    this.s[this.o + ETA] = v ?? NaN;
   }
   /** Local clock of the last task-started, for ages that must not depend on worker clocks. */
   get startedSeenAt(): number | undefined {
-    return optional(this.n[STARTED_SEEN_AT]!);
+    return optional(this.s[this.o + STARTED_SEEN_AT]!);
   }
   set startedSeenAt(v: number | undefined) {
-    this.n[STARTED_SEEN_AT] = v ?? NaN;
+    this.s[this.o + STARTED_SEEN_AT] = v ?? NaN;
   }
   /** Local clock when its worker was declared dead with the task unfinished; kept afterwards. */
   get lostAt(): number | undefined {
-    return optional(this.n[LOST_AT]!);
+    return optional(this.s[this.o + LOST_AT]!);
   }
   set lostAt(v: number | undefined) {
-    this.n[LOST_AT] = v ?? NaN;
+    this.s[this.o + LOST_AT] = v ?? NaN;
   }
   /** Earliest task-sent/received timestamp of the first attempt, kept by detectors/periodic-tasks.ts. */
   get firstArrival(): number | undefined {
-    return optional(this.n[FIRST_ARRIVAL]!);
+    return optional(this.s[this.o + FIRST_ARRIVAL]!);
   }
   set firstArrival(v: number | undefined) {
-    this.n[FIRST_ARRIVAL] = v ?? NaN;
+    this.s[this.o + FIRST_ARRIVAL] = v ?? NaN;
   }
   /** Local clock (epoch seconds) of the last event, for age-based eviction. */
   get touchedAt(): number {
-    return this.n[TOUCHED_AT]!;
+    return this.s[this.o + TOUCHED_AT]!;
   }
   set touchedAt(v: number) {
-    this.n[TOUCHED_AT] = v;
+    this.s[this.o + TOUCHED_AT] = v;
   }
   /** When the record was last moved to the back of its LRU order. */
   get orderedAt(): number {
-    return this.n[ORDERED_AT]!;
+    return this.s[this.o + ORDERED_AT]!;
   }
   set orderedAt(v: number) {
-    this.n[ORDERED_AT] = v;
+    this.s[this.o + ORDERED_AT] = v;
   }
 
-  /** Drops the spare capacity a log grown past its room has (a finished task rarely gets another event). */
+  /** Index past the last of its numbers in `s`. */
+  get end(): number {
+    return this.slab !== undefined ? this.o + SLOT_WIDTH : this.s.length;
+  }
+
+  /** Moves the numbers to an array of its own of `width` doubles, giving back the slot. */
+  moveOut(width: number): void {
+    const own = new Float64Array(width).fill(NaN);
+    own.set(this.s.subarray(this.o, Math.min(this.end, this.o + width)));
+    this.releaseSlot();
+    this.s = own;
+  }
+
+  /** The record left the table: its slot goes back to the slab and its numbers read as none. */
+  release(): void {
+    this.releaseSlot();
+    this.s = RELEASED;
+  }
+
+  private releaseSlot(): void {
+    if (this.slab !== undefined) this.slab.free(this.slot);
+    this.slab = undefined;
+    this.slot = -1;
+    this.o = 0;
+  }
+
+  /**
+   * Drops the spare room of a log grown past a slot (a finished task rarely gets another event):
+   * its own array is cut to the entries used.
+   */
   trim(): void {
-    if (this.n.length > TEMPLATE.length) this.n = this.n.slice();
+    if (this.slab !== undefined) return;
+    const s = this.s;
+    let used = LOG_START;
+    while (used < s.length && s[used] === s[used]) used += LOG_WIDTH;
+    if (used < s.length) this.s = s.slice(0, used);
   }
 }
 
@@ -188,17 +252,25 @@ export function logCode(type: TaskEventType, retries: number | undefined): numbe
  * oldest entry is dropped when the log is full.
  */
 export function logIfNew(task: TaskRecord, code: number, timestamp: number, eta: number | undefined): boolean {
-  const n = task.n;
-  let at = LOG_START;
-  for (; at < n.length && n[at] === n[at]; at += LOG_WIDTH) {
-    if (n[at] === code && n[at + 1] === timestamp) return false;
+  let s = task.s;
+  const o = task.o;
+  const end = task.end;
+  let at = o + LOG_START;
+  for (; at < end && s[at] === s[at]; at += LOG_WIDTH) {
+    if (s[at] === code && s[at + 1] === timestamp) return false;
   }
-  if (at >= LOG_START + LOG_LIMIT * LOG_WIDTH) {
-    n.copyWithin(LOG_START, LOG_START + LOG_WIDTH);
-    at -= LOG_WIDTH;
+  if (at >= end) {
+    if (end - o < GROWN_WIDTH) {
+      task.moveOut(GROWN_WIDTH);
+      s = task.s;
+      at -= o;
+    } else {
+      s.copyWithin(o + LOG_START, o + LOG_START + LOG_WIDTH, end);
+      at -= LOG_WIDTH;
+    }
   }
-  n[at] = code;
-  n[at + 1] = timestamp;
-  n[at + 2] = eta ?? NaN;
+  s[at] = code;
+  s[at + 1] = timestamp;
+  s[at + 2] = eta ?? NaN;
   return true;
 }

@@ -1,5 +1,6 @@
+import { NumberSlab } from './number-slab.js';
 import { OrderQueue } from './order-queue.js';
-import { TaskRecord } from './task-record.js';
+import { SLOT_WIDTH, TaskRecord } from './task-record.js';
 import type { TaskState } from './task-record.js';
 
 export { TaskRecord } from './task-record.js';
@@ -29,6 +30,8 @@ export type EvictionReason = 'capacity' | 'age';
  */
 export class TaskTable {
   private readonly byId = new Map<string, TaskRecord>();
+  /** The records' numbers (task-record.ts): a slot each while in the table. */
+  private readonly slab = new NumberSlab(SLOT_WIDTH);
   private readonly stamps = { next: 0 };
   private readonly unfinished = new OrderQueue<TaskRecord>(this.stamps);
   private readonly finished = new OrderQueue<TaskRecord>(this.stamps);
@@ -56,7 +59,7 @@ export class TaskTable {
   getOrCreate(uuid: string, now: number): TaskRecord {
     const existing = this.byId.get(uuid);
     if (existing !== undefined) return existing;
-    const record = new TaskRecord(uuid, now);
+    const record = new TaskRecord(uuid, now, this.slab);
     this.byId.set(uuid, record);
     this.unfinished.push(record);
     if (this.byId.size > this.options.maxTasks) this.evictForCapacity();
@@ -95,6 +98,7 @@ export class TaskTable {
       this.byId.delete(record.uuid);
       this.evictions.age++;
       if (unfinished) this.onEvictUnfinished?.(record, 'age');
+      record.release();
     }
   }
 
@@ -105,5 +109,6 @@ export class TaskTable {
     this.byId.delete(victim.uuid);
     this.evictions.capacity++;
     if (order === this.unfinished) this.onEvictUnfinished?.(victim, 'capacity');
+    victim.release();
   }
 }

@@ -23,7 +23,7 @@ describe('the task record event log', () => {
 
   it('grows past its first four entries, keeps the last sixteen and trims to size', () => {
     const t = new TaskRecord('u1', 0);
-    const base = t.n.length;
+    const base = t.s.length;
     for (let i = 0; i < 20; i++) expect(logIfNew(t, started, i, undefined)).toBe(true);
     // The four oldest were dropped: they count as new again, which in turn drops the next oldest.
     expect(logIfNew(t, started, 19, undefined)).toBe(false);
@@ -31,6 +31,6 @@ describe('the task record event log', () => {
     expect(logIfNew(t, started, 3, undefined)).toBe(true);
     expect(logIfNew(t, started, 4, undefined)).toBe(true);
     t.trim();
-    expect(t.n.length).toBe(base + 12 * 3);
+    expect(t.s.length).toBe(base + 12 * 3);
   });
 });
