@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Proc, freePort, waitFor } from '../test/integration/harness.js';
 import { DAEMON_CLI as DAEMON } from './paths.js';
 import { pinnedCommand } from './cpu.js';
-import { NODE_FLAGS } from '../src/heap-tuning.js';
+import { LAUNCH_ENV, NODE_FLAGS } from '../src/heap-tuning.js';
 
 /** Clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK; 100 on Linux x86 and arm64). */
 const CLOCK_TICKS = 100;
@@ -76,9 +76,9 @@ export class DaemonUnderTest {
   static async start(brokerUrl: string, extraArgs: readonly string[], cpu: number | undefined, nodeArgs: readonly string[] = []): Promise<DaemonUnderTest> {
     if (!existsSync(DAEMON)) throw new Error(`no daemon at ${DAEMON}: run \`npm run build\` first, or set CELERY_PULSE_DAEMON`);
     const port = await freePort();
-    // Node flags as the bin, the image and `npm start` pass them (src/heap-tuning.ts).
+    // Node flags and environment as the bin and `npm start` pass them (src/heap-tuning.ts).
     const args = [...NODE_FLAGS, ...nodeArgs, DAEMON, '--broker-url', brokerUrl, '--listen-address', `127.0.0.1:${port}`, '--log-level', 'warn', ...extraArgs];
-    return DaemonUnderTest.launch(args, port, cpu);
+    return DaemonUnderTest.launch(args, port, cpu, LAUNCH_ENV);
   }
 
   /** The bare decoding subscriber (bare-subscriber.ts) in the daemon's place: the yardstick. */
@@ -87,9 +87,9 @@ export class DaemonUnderTest {
     return DaemonUnderTest.launch([join(dirname(fileURLToPath(import.meta.url)), 'bare-subscriber.js'), brokerUrl, String(port)], port, cpu);
   }
 
-  private static async launch(args: string[], port: number, cpu: number | undefined): Promise<DaemonUnderTest> {
+  private static async launch(args: string[], port: number, cpu: number | undefined, env: NodeJS.ProcessEnv = {}): Promise<DaemonUnderTest> {
     const [command, argv] = pinnedCommand(cpu, process.execPath, args);
-    const proc = new Proc(command, argv);
+    const proc = new Proc(command, argv, { env });
     const base = `http://127.0.0.1:${port}`;
     await waitFor('the daemon to attach to the broker (/readyz)', async () => {
       if (!proc.running) throw new Error(`daemon exited:\n${proc.output}`);

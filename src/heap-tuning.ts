@@ -18,6 +18,15 @@ import { setFlagsFromString } from 'node:v8';
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
+/**
+ * Environment for the process, set by the launchers like NODE_FLAGS. glibc gives each thread that
+ * calls malloc an arena of its own, up to eight per core, and keeps what it frees there: V8's
+ * garbage-collector and compiler threads left four or five arenas of 2-4 MB resident each, and
+ * RSS after 1-3M task ids was 144-153 MB and climbing, against 135-137 MB and flat with two arenas
+ * (bench/, memory phase). musl (the Alpine-based image) has no per-thread arenas and ignores it.
+ */
+export const LAUNCH_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
 /** Old generation grows to 1.5 x its live size after a full collection, not 2-4 x. */
 const HEAP_GROWING_PERCENT = 50;
 

@@ -7,7 +7,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../src/heap-tuning.js';
+import { LAUNCH_ENV, NODE_FLAGS } from '../../src/heap-tuning.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CELERY_DIR = join(ROOT, 'test', 'integration', 'celery');
@@ -221,7 +221,7 @@ export interface DaemonProc {
 
 export async function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}, options: { waitReady?: boolean } = {}): Promise<DaemonProc> {
   const port = await freePort();
-  const proc = new Proc(process.execPath, [...NODE_FLAGS, DAEMON, '--listen-address', `127.0.0.1:${port}`, ...args], { env });
+  const proc = new Proc(process.execPath, [...NODE_FLAGS, DAEMON, '--listen-address', `127.0.0.1:${port}`, ...args], { env: { ...LAUNCH_ENV, ...env } });
   const base = `http://127.0.0.1:${port}`;
   const path = options.waitReady === false ? '/healthz' : '/readyz';
   await waitFor(`daemon ${path}`, async () => {
