@@ -1,4 +1,4 @@
-import type { ChannelModel } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ManagementEndpoint, TlsFiles } from '../config/broker-settings.js';
 import type { BrokerConfig } from '../config/config.js';
@@ -18,13 +18,17 @@ const NOT_FOUND = 404;
 
 /**
  * Queue depth on RabbitMQ: a passive queue.declare per queue (amqplib checkQueue) gives the ready
- * count and the consumer count. Each runs on a throwaway channel, because a 404 for a missing queue
- * closes the channel (PROTOCOL.md §5), and must close nothing else. Unacknowledged counts come from
- * the management API when one is configured. The connection is opened on first use and again after
- * it drops.
+ * count and the consumer count. The declares go one after another on one channel of their own,
+ * kept between scrapes: a 404 for a missing queue closes that channel (PROTOCOL.md §5) and nothing
+ * else, and the next queue gets a new one. A channel per queue, opened and closed around each
+ * declare, cost more than the declares (an idle scrape with four queues 20 ms at the median,
+ * against 8 ms without queue metrics). Unacknowledged counts come from the management API when one
+ * is configured. The connection is opened on first use and again after it drops.
  */
 export class AmqpQueueDepth implements QueueDepthSource {
   private model: Promise<ChannelModel> | undefined;
+  /** The declares' channel and the connection it belongs to (a new connection, a new channel). */
+  private declarer: { model: ChannelModel; channel: Promise<Channel> } | undefined;
   private readonly management: RabbitManagement | undefined;
   private closed = false;
 
@@ -45,7 +49,9 @@ export class AmqpQueueDepth implements QueueDepthSource {
       this.logger.warn({ broker: this.broker.name, err: err.message }, 'could not read unacked counts from the management API');
       return undefined;
     });
-    const declared = await Promise.all(queues.map((q) => this.check(model, q)));
+    const declared: { ready: number; consumers: number }[] = [];
+    // Sequential: a channel takes one call at a time, and a 404 closes it for the calls queued behind.
+    for (const q of queues) declared.push(await this.check(model, q));
     const unacked = await unackedPromise;
     const out = new Map<string, QueueFigures>();
     queues.forEach((q, i) => {
@@ -64,18 +70,33 @@ export class AmqpQueueDepth implements QueueDepthSource {
 
   /** Passive declare; a queue that does not exist has nothing in it and nobody consuming. */
   private async check(model: ChannelModel, queue: string): Promise<{ ready: number; consumers: number }> {
-    const channel = await model.createChannel();
-    channel.on('error', () => undefined);
+    const declarer = this.declarerOn(model);
+    const channel = await declarer.channel;
     try {
       const ok = await channel.checkQueue(queue);
       return { ready: ok.messageCount, consumers: ok.consumerCount };
     } catch (err) {
+      // After a 404 the broker has closed the channel; after anything else it is not trusted.
+      if (this.declarer === declarer) this.declarer = undefined;
+      channel.close().catch(() => undefined);
       if ((err as { code?: number }).code === NOT_FOUND) return { ready: 0, consumers: 0 };
       throw err;
-    } finally {
-      // After a 404 the broker has closed the channel already; closing again only rejects.
-      channel.close().catch(() => undefined);
     }
+  }
+
+  private declarerOn(model: ChannelModel): { model: ChannelModel; channel: Promise<Channel> } {
+    if (this.declarer?.model === model) return this.declarer;
+    const channel = model.createChannel();
+    const declarer = { model, channel };
+    const forget = (): void => {
+      if (this.declarer === declarer) this.declarer = undefined;
+    };
+    channel.then((ch) => {
+      ch.on('error', () => undefined);
+      ch.on('close', forget);
+    }, forget);
+    this.declarer = declarer;
+    return declarer;
   }
 
   private connection(): Promise<ChannelModel> {

@@ -70,10 +70,11 @@ describe('RabbitMQ events and queues with a real Celery worker', () => {
     expect(cur.value('celery_queue_length', { queue_name: IDLE })).toBe(10);
     expect(cur.value('celery_active_consumer_count', { queue_name: IDLE })).toBe(0);
     expect(cur.find('celery_queue_length', { queue_name: MISSING }).map((s) => s.value)).toEqual([0]);
+    // `celery` (learned from the worker, so asked after the missing queue) was read on a new channel.
     expect(cur.value('celery_queue_length', { queue_name: 'celery' })).toBe(0);
     expect(cur.value('celery_active_consumer_count', { queue_name: 'celery' })).toBe(1);
     expect(cur.value('celery_pulse_queue_scrape_success')).toBe(1);
-    // The 404 on the missing queue closed only its own channel: the next scrape still reads the others.
+    // The 404 on the missing queue closed only the declares' channel: the next scrape still reads the others.
     const again = await waitFor('a second round of queue queries', async () => {
       await new Promise((r) => setTimeout(r, 1100));
       return daemon.metrics();
