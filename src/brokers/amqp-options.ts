@@ -22,6 +22,10 @@ export function amqpConnectOptions(url: BrokerUrl, tls: TlsFiles | undefined, co
   const endpoint = url.endpoints[0]!;
   const socket: SocketOptions = {
     timeout: CONNECT_TIMEOUT_MS,
+    // Nagle's algorithm held each small request (a passive declare, one after another on the
+    // queue-depth channel) until the broker's delayed ACK, ~40 ms apiece: a scrape of four queues
+    // took 190 ms instead of 29. Nothing here benefits from coalescing writes.
+    noDelay: true,
     clientProperties: { connection_name: connectionName, product: 'celery-pulse' },
   };
   if (url.tls) {
