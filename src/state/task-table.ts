@@ -68,12 +68,15 @@ export class TaskTable {
 
   /** Marks a record as just updated, moving it between orders if its state became (un)finished. */
   touch(record: TaskRecord, now: number): void {
+    // An evicted record (stamp -1) is not brought back, and its numbers are the shared "none"
+    // (task-record.ts): nothing is written there.
+    if (record.orderStamp < 0) return;
     record.touchedAt = now;
     const isFinal = record.state !== undefined && FINAL_STATES.has(record.state);
     // Moving a record to the back on every event costs time for nothing: eviction is by age in
     // minutes or by capacity, so order within a second does not matter. A record already in the
-    // right order moves at most once a second. An evicted record (stamp -1) is not brought back.
-    if (record.orderStamp < 0 || (isFinal === record.inFinished && now - record.orderedAt < 1)) return;
+    // right order moves at most once a second.
+    if (isFinal === record.inFinished && now - record.orderedAt < 1) return;
     (record.inFinished ? this.finished : this.unfinished).remove(record);
     (isFinal ? this.finished : this.unfinished).push(record);
     // Most tracked tasks are finished ones kept for late events: no spare room in their arrays.

@@ -67,5 +67,8 @@ describe('task records in a slab', () => {
     c.sentAt = 6;
     expect(a.sentAt).toBeUndefined();
     expect(c.sentAt).toBe(6);
+    // Touching it writes nothing to the numbers every evicted record shares.
+    table.touch(a, 99);
+    expect(a.touchedAt).not.toBe(99);
   });
 });
