@@ -1,7 +1,7 @@
 import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { Report } from './findings.js';
-import { IgnoringObserver } from './ignoring-observer.js';
+import { IgnoringObserver } from '../state/ignoring-observer.js';
 
 /**
  * The same task id started again with no retry in between: the broker redelivered a message

@@ -1,7 +1,7 @@
 import type { LostReason } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { AttemptOutcome, Report } from './findings.js';
-import { IgnoringObserver } from './ignoring-observer.js';
+import { IgnoringObserver } from '../state/ignoring-observer.js';
 import { ATTEMPTS_COUNTED } from './marks.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { LostReason } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { Report } from './findings.js';
-import { IgnoringObserver } from './ignoring-observer.js';
+import { IgnoringObserver } from '../state/ignoring-observer.js';
 import { LATE_REPORT_SEEN } from './marks.js';
 
 /**

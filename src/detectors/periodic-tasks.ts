@@ -1,6 +1,6 @@
 import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
-import { IgnoringObserver } from './ignoring-observer.js';
+import { IgnoringObserver } from '../state/ignoring-observer.js';
 
 /** Arrivals kept per name to recognise a cadence: 9 arrivals give 8 intervals. */
 const ARRIVALS_KEPT = 9;

@@ -1,6 +1,6 @@
 import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
-import { IgnoringObserver } from './ignoring-observer.js';
+import { IgnoringObserver } from '../state/ignoring-observer.js';
 
 export interface StalledTaskOptions {
   /** Seconds in STARTED after which a task of a name with no override and no learned threshold is stalled. */

@@ -1,5 +1,6 @@
 import type { TaskEvent } from '../protocol/events.js';
 import type { LostReason, TaskObserver } from './observer.js';
+import { IgnoringObserver } from './ignoring-observer.js';
 import type { TaskRecord } from './task-table.js';
 
 /**
@@ -20,18 +21,7 @@ export function combineObservers(observers: readonly TaskObserver[]): TaskObserv
   return new FanOut(a ?? NO_OBSERVER, b ?? NO_OBSERVER, c ?? NO_OBSERVER, last ?? NO_OBSERVER);
 }
 
-const NO_OBSERVER: TaskObserver = {
-  taskSent() {},
-  taskReceived() {},
-  taskStarted() {},
-  taskSucceeded() {},
-  taskFailed() {},
-  taskRetried() {},
-  taskRejected() {},
-  taskRevoked() {},
-  taskCancelled() {},
-  taskLost() {},
-};
+const NO_OBSERVER: TaskObserver = new IgnoringObserver();
 
 class FanOut implements TaskObserver {
   constructor(

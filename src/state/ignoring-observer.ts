@@ -1,8 +1,11 @@
 import type { TaskEvent } from '../protocol/events.js';
-import type { LostReason, TaskObserver } from '../state/observer.js';
-import type { TaskRecord } from '../state/task-table.js';
+import type { LostReason, TaskObserver } from './observer.js';
+import type { TaskRecord } from './task-table.js';
 
-/** A TaskObserver that ignores everything: detectors extend it and override what they watch. */
+/**
+ * A TaskObserver that ignores everything: detectors extend it and override what they watch, and
+ * the fan-out fills its unused places with one.
+ */
 export class IgnoringObserver implements TaskObserver {
   taskSent(_task: TaskRecord, _event: TaskEvent): void {}
   taskReceived(_task: TaskRecord, _event: TaskEvent): void {}
