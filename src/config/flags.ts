@@ -153,8 +153,9 @@ export const FLAGS: readonly FlagDef[] = [
   {
     name: 'max-tracked-tasks',
     value: 'N',
-    // ~0.63 KB of heap each (README "Benchmarks"): 50k keep RSS near 150-160 MB, inside the
-    // manifests' 256Mi limit, and hold tens of seconds of finished tasks at thousands a second.
+    // ~0.42 KB of heap and 184 bytes of slab each (README "Benchmarks"): 50k keep RSS near
+    // 137-150 MB, inside the manifests' 256Mi limit, and hold tens of seconds of finished tasks
+    // at thousands a second.
     default: '50000',
     group: 'state',
     help: 'Most task ids remembered at once (finished ones are forgotten first).',

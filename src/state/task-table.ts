@@ -98,20 +98,21 @@ export class TaskTable {
   private evictOlderThan(order: OrderQueue<TaskRecord>, cutoff: number, unfinished: boolean): void {
     for (let record = order.peek(); record !== undefined && record.touchedAt <= cutoff; record = order.peek()) {
       order.shift();
-      this.byId.delete(record.uuid);
-      this.evictions.age++;
-      if (unfinished) this.onEvictUnfinished?.(record, 'age');
-      record.release();
+      this.forget(record, 'age', unfinished);
     }
   }
 
   private evictForCapacity(): void {
     const order = this.finished.size > 0 ? this.finished : this.unfinished;
     const victim = order.shift();
-    if (victim === undefined) return;
-    this.byId.delete(victim.uuid);
-    this.evictions.capacity++;
-    if (order === this.unfinished) this.onEvictUnfinished?.(victim, 'capacity');
-    victim.release();
+    if (victim !== undefined) this.forget(victim, 'capacity', order === this.unfinished);
+  }
+
+  /** Drops a record already taken off its order; an unfinished one is reported before its slot goes. */
+  private forget(record: TaskRecord, reason: EvictionReason, unfinished: boolean): void {
+    this.byId.delete(record.uuid);
+    this.evictions[reason]++;
+    if (unfinished) this.onEvictUnfinished?.(record, reason);
+    record.release();
   }
 }
