@@ -50,6 +50,28 @@ function decodeBase64Into(scratch: Buffer, body: string, strict = false): number
 
 const BODY_FIRST = '{"body": "';
 
+// The rest of an event envelope exactly as kombu's prepare_message() lays it out (the fixtures'
+// frames, every one), as JSON's own grammar: a JSON string, number or flat object where kombu puts
+// one. A frame whose rest matches is a valid envelope with a base64 JSON body, known without
+// JSON.parse, which cost 2.4 µs a frame more than this test (a single task-sent is a frame of its
+// own: 58% of the frames of busy traffic). Anything else takes the parse, as before.
+const JSON_STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.source;
+const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.source;
+const JSON_SCALAR = `(?:${JSON_STRING}|${JSON_NUMBER}|null|true|false)`;
+const FLAT_OBJECT = `\\{(?:${JSON_STRING}: ${JSON_SCALAR}(?:, ${JSON_STRING}: ${JSON_SCALAR})*)?\\}`;
+const KOMBU_JSON_REST = new RegExp(
+  `, "content-encoding": ${JSON_STRING}, "content-type": "application/json", "headers": ${FLAT_OBJECT}, ` +
+    `"properties": \\{"delivery_mode": ${JSON_NUMBER}, "delivery_info": ${FLAT_OBJECT}, "priority": ${JSON_NUMBER}, ` +
+    `"body_encoding": "base64", "delivery_tag": ${JSON_STRING}\\}\\}$`,
+  'y',
+);
+
+/** True when frame[from…] is the rest of a kombu JSON event envelope in exactly kombu's layout. */
+export function isKombuJsonRest(frame: string, from: number): boolean {
+  KOMBU_JSON_REST.lastIndex = from;
+  return KOMBU_JSON_REST.test(frame);
+}
+
 /**
  * Turns broker frames into validated Celery events.
  *
@@ -89,23 +111,34 @@ export class EventDecoder {
     // No scan for escapes in the body: a backslash is not base64, so a body holding one fails the
     // strict check below, and the frame goes to the whole-frame parse.
     if (end === -1 || frame.charCodeAt(end + 1) !== 44 /* , */) return false;
+    const contentType = isKombuJsonRest(frame, end + 1) ? 'application/json' : this.envelopeContentType(frame, end);
+    if (contentType === undefined) return false;
+    const body = frame.slice(BODY_FIRST.length, end);
+    const bytes = decodeBase64Into(this.scratchFor(body), body, true);
+    if (bytes < 0) return false;
+    this.decodeBody(this.scratch.subarray(0, bytes), contentType);
+    return true;
+  }
+
+  /**
+   * The content type of a kombu-shaped envelope in any other layout, from a JSON.parse of all but
+   * its body (which starts at frame[end + 2]); undefined when that is not a valid envelope with a
+   * base64 body.
+   */
+  private envelopeContentType(frame: string, end: number): string | undefined {
     let rest: unknown;
     try {
       rest = JSON.parse(`{${frame.slice(end + 2)}`);
     } catch {
-      return false;
+      return undefined;
     }
-    if (rest === null || typeof rest !== 'object' || Object.hasOwn(rest, 'body')) return false;
+    if (rest === null || typeof rest !== 'object' || Object.hasOwn(rest, 'body')) return undefined;
     const env = rest as Record<string, unknown>;
     const props = env['properties'];
-    if (props === null || typeof props !== 'object' || (props as Record<string, unknown>)['body_encoding'] !== 'base64') return false;
+    if (props === null || typeof props !== 'object' || (props as Record<string, unknown>)['body_encoding'] !== 'base64') return undefined;
     const contentType = env['content-type'];
-    if (contentType !== undefined && typeof contentType !== 'string') return false;
-    const body = frame.slice(BODY_FIRST.length, end);
-    const bytes = decodeBase64Into(this.scratchFor(body), body, true);
-    if (bytes < 0) return false;
-    this.decodeBody(this.scratch.subarray(0, bytes), contentType ?? 'application/json');
-    return true;
+    if (contentType === undefined) return 'application/json';
+    return typeof contentType === 'string' ? contentType : undefined;
   }
 
   /** Any envelope JSON.parse accepts, with the body's encoding and content type validated. */
