@@ -138,11 +138,33 @@ export function internLabel(value: string): string {
   return safe;
 }
 
-function optLabel(raw: Raw, key: string): string | undefined | null {
+/**
+ * internLabel with the last value remembered, one memo per field: the events of a task.multi batch
+ * all come from one worker, and runs of them share a task name and queue. Comparing with the last
+ * value is cheaper than hashing the fresh string JSON.parse made for the map lookup.
+ */
+class LabelMemo {
+  private value = '';
+  private safe = '';
+
+  intern(value: string): string {
+    if (value === this.value) return this.safe;
+    const safe = internLabel(value);
+    this.value = value;
+    this.safe = safe;
+    return safe;
+  }
+}
+
+const hostnames = new LabelMemo();
+const names = new LabelMemo();
+const queues = new LabelMemo();
+
+function optLabel(raw: Raw, key: string, memo: LabelMemo): string | undefined | null {
   const v = raw[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') return null;
-  return internLabel(v);
+  return memo.intern(v);
 }
 
 function optNumber(raw: Raw, key: string): number | undefined | null {
@@ -181,7 +203,7 @@ export function normalizeEvent(value: unknown): NormalizeResult {
   const timestamp = raw['timestamp'];
   if (timestamp === undefined || timestamp === null) return 'missing_field';
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) return 'wrong_field_type';
-  const host = internLabel(hostname);
+  const host = hostnames.intern(hostname);
 
   if (taskTypes.has(type)) return normalizeTaskEvent(raw, type as TaskEventType, host, timestamp);
   if (workerTypes.has(type)) return normalizeWorkerEvent(raw, type as WorkerEventType, host, timestamp);
@@ -192,9 +214,9 @@ function normalizeTaskEvent(raw: Raw, type: TaskEventType, hostname: string, tim
   const uuid = raw['uuid'];
   if (uuid === undefined || uuid === null) return 'missing_field';
   if (typeof uuid !== 'string' || uuid.length === 0 || uuid.length > MAX_FIELD_LENGTH) return 'wrong_field_type';
-  const name = optLabel(raw, 'name');
+  const name = optLabel(raw, 'name', names);
   // task-sent puts the queue in `queue`; `routing_key` is the same under the default direct exchange.
-  const queue = optLabel(raw, 'queue') ?? optLabel(raw, 'routing_key');
+  const queue = optLabel(raw, 'queue', queues) ?? optLabel(raw, 'routing_key', queues);
   const retries = optNumber(raw, 'retries');
   const clock = optNumber(raw, 'clock');
   const runtime = optNumber(raw, 'runtime');
