@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAUNCH_ENV, NODE_FLAGS } from '../../src/heap-tuning.js';
+import type { Certificates } from './certificates.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CELERY_DIR = join(ROOT, 'test', 'integration', 'celery');
@@ -289,6 +290,8 @@ export interface RabbitServer {
   readonly url: string;
   /** `http://guest:guest@127.0.0.1:<managementPort>`. */
   readonly managementUrl: string;
+  /** `amqps://guest:guest@127.0.0.1:<tls port>//`, when started with a TLS listener. */
+  readonly tlsUrl: string | undefined;
   readonly nodename: string;
   readonly proc: Proc;
   /** Calls the management HTTP API as guest; returns the parsed JSON (undefined for an empty body). */
@@ -308,13 +311,26 @@ export interface RabbitServer {
  * every Erlang node on the machine, so names must not collide), data, logs and config in a temp
  * dir, AMQP, management and distribution ports all free ports on 127.0.0.1. The Erlang VM is run
  * directly (RUNNING_UNDER_SYSTEMD) so SIGTERM is a clean shutdown and SIGKILL a crash. `port`
- * chooses the AMQP port (e.g. one a daemon already points at).
+ * chooses the AMQP port (e.g. one a daemon already points at). `tls` adds an AMQPS listener on a
+ * free port that requires a client certificate signed by the same CA (mutual TLS).
  */
-export async function startRabbit(options: { port?: number } = {}): Promise<RabbitServer> {
+export async function startRabbit(options: { port?: number; tls?: Certificates } = {}): Promise<RabbitServer> {
   const [port, managementPort, distPort] = [options.port ?? (await freePort()), await freePort(), await freePort()];
+  const tlsPort = options.tls === undefined ? undefined : await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'pulse-rabbit-'));
   const nodename = `pulse${process.pid}x${Math.random().toString(36).slice(2, 8)}@localhost`;
-  writeFileSync(join(dir, 'rabbitmq.conf'), [`management.tcp.port = ${managementPort}`, 'management.tcp.ip = 127.0.0.1', 'log.console = false', 'log.file.level = warning', ''].join('\n'));
+  const tlsConfig =
+    options.tls === undefined
+      ? []
+      : [
+          `listeners.ssl.1 = 127.0.0.1:${tlsPort!}`,
+          `ssl_options.cacertfile = ${options.tls.ca}`,
+          `ssl_options.certfile = ${options.tls.serverCert}`,
+          `ssl_options.keyfile = ${options.tls.serverKey}`,
+          'ssl_options.verify = verify_peer',
+          'ssl_options.fail_if_no_peer_cert = true',
+        ];
+  writeFileSync(join(dir, 'rabbitmq.conf'), [`management.tcp.port = ${managementPort}`, 'management.tcp.ip = 127.0.0.1', 'log.console = false', 'log.file.level = warning', ...tlsConfig, ''].join('\n'));
   writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_management].\n');
   const env: NodeJS.ProcessEnv = {
     HOME: dir,
@@ -362,7 +378,7 @@ export async function startRabbit(options: { port?: number } = {}): Promise<Rabb
     try {
       await waitFor(`rabbitmq-server ${nodename} to accept AMQP and management requests`, async () => {
         if (!p.running) throw new Error(`rabbitmq-server exited:\n${p.output.slice(-3000)}`);
-        if (!(await tcpOpen(port))) return false;
+        if (!(await tcpOpen(port)) || (tlsPort !== undefined && !(await tcpOpen(tlsPort)))) return false;
         await api('GET', '/api/overview');
         return true;
       }, 60_000, 200);
@@ -394,6 +410,7 @@ export async function startRabbit(options: { port?: number } = {}): Promise<Rabb
     managementPort,
     url: `amqp://guest:guest@127.0.0.1:${port}//`,
     managementUrl: `http://guest:guest@127.0.0.1:${managementPort}`,
+    tlsUrl: tlsPort === undefined ? undefined : `amqps://guest:guest@127.0.0.1:${tlsPort}//`,
     nodename,
     get proc() {
       return proc!;
