@@ -4,27 +4,20 @@
 // as kombu envelopes on pub/sub, so this is the other half of the span builder's input; the spans
 // must come out the same, with `messaging.system` naming the broker.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWorkload, startDaemon, startRabbit, startWorker, waitFor } from './harness.js';
+import { startDaemon, startRabbit, startWorker } from './harness.js';
 import type { CeleryWorker, DaemonProc, RabbitServer } from './harness.js';
 import { SPAN_KIND_CONSUMER, SPAN_KIND_PRODUCER, STATUS_ERROR, STATUS_UNSET, startOtlpReceiver } from './otlp-receiver.js';
 import type { OtlpReceiver, ReceivedSpan } from './otlp-receiver.js';
-
-const hex = (uuid: string): string => uuid.replace(/-/g, '');
-// parent: publish + process; two children: publish + process each; flaky_retry: 3 attempts, each
-// published; fail_value: publish + process.
-const WORKFLOW_SPANS = 2 + 2 * 2 + 3 * 2 + 2;
+import { WORKFLOW_SPANS, hex, runTracedWorkflow } from './trace-workflow.js';
 
 describe('OpenTelemetry traces from a real Celery worker on RabbitMQ', () => {
   let rabbit: RabbitServer;
   let receiver: OtlpReceiver;
   let daemon: DaemonProc;
   let worker: CeleryWorker;
-  let ids: Record<string, string[]>;
   let spans: ReceivedSpan[];
-
-  const id = (name: string): string => ids[name]![0]!;
-  const ofTask = (taskId: string, name: string): ReceivedSpan[] =>
-    spans.filter((s) => s.attributes['messaging.message.id'] === taskId && s.name === name).sort((a, b) => a.start - b.start);
+  let id: (name: string) => string;
+  let ofTask: (taskId: string, name: string) => ReceivedSpan[];
 
   beforeAll(async () => {
     [rabbit, receiver] = await Promise.all([startRabbit(), startOtlpReceiver()]);
@@ -32,11 +25,7 @@ describe('OpenTelemetry traces from a real Celery worker on RabbitMQ', () => {
       OTEL_BSP_SCHEDULE_DELAY: '200',
     });
     worker = await startWorker({ broker: rabbit.url, name: 'traces-amqp@%h', concurrency: 2 });
-    ids = await runWorkload(rabbit.url, 'workflow');
-    await waitFor('every span of the workflow', () => receiver.spans.length >= WORKFLOW_SPANS, 60_000);
-    // Anything exported twice would show up now.
-    await new Promise((r) => setTimeout(r, 1000));
-    spans = [...receiver.spans];
+    ({ spans, id, ofTask } = await runTracedWorkflow(rabbit.url, receiver));
   });
 
   afterAll(async () => {

@@ -8,11 +8,7 @@ import { runWorkload, startDaemon, startRedis, startWorker, waitFor } from './ha
 import type { CeleryWorker, DaemonProc, RedisServer } from './harness.js';
 import { SPAN_KIND_CONSUMER, SPAN_KIND_PRODUCER, STATUS_ERROR, STATUS_UNSET, startBlackHole, startOtlpReceiver } from './otlp-receiver.js';
 import type { OtlpReceiver, ReceivedSpan } from './otlp-receiver.js';
-
-const hex = (uuid: string): string => uuid.replace(/-/g, '');
-// parent: publish + process; two children: publish + process each; flaky_retry: 3 attempts, each
-// published (the client's send, then two retries); fail_value: publish + process.
-const WORKFLOW_SPANS = 2 + 2 * 2 + 3 * 2 + 2;
+import { WORKFLOW_SPANS, hex, runTracedWorkflow } from './trace-workflow.js';
 
 describe('OpenTelemetry traces from a real Celery worker', () => {
   let redis: RedisServer;
@@ -21,12 +17,9 @@ describe('OpenTelemetry traces from a real Celery worker', () => {
   let daemon: DaemonProc;
   let deadEnd: DaemonProc;
   let worker: CeleryWorker;
-  let ids: Record<string, string[]>;
   let spans: ReceivedSpan[];
-
-  const id = (name: string): string => ids[name]![0]!;
-  const ofTask = (taskId: string, name: string): ReceivedSpan[] =>
-    spans.filter((s) => s.attributes['messaging.message.id'] === taskId && s.name === name).sort((a, b) => a.start - b.start);
+  let id: (name: string) => string;
+  let ofTask: (taskId: string, name: string) => ReceivedSpan[];
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -47,11 +40,7 @@ describe('OpenTelemetry traces from a real Celery worker', () => {
       }),
     ]);
     worker = await startWorker({ broker: redis.url, name: 'traces1@%h', concurrency: 2 });
-    ids = await runWorkload(redis.url, 'workflow');
-    await waitFor('every span of the workflow', () => receiver.spans.length >= WORKFLOW_SPANS, 60_000);
-    // Anything exported twice would show up now.
-    await new Promise((r) => setTimeout(r, 1000));
-    spans = [...receiver.spans];
+    ({ spans, id, ofTask } = await runTracedWorkflow(redis.url, receiver));
   });
 
   afterAll(async () => {
