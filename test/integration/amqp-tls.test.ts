@@ -53,7 +53,7 @@ describe('RabbitMQ over mutual TLS', () => {
     expect(ours.map((c) => c.client_properties?.['connection_name']).sort()).toEqual(['celery-pulse-events', 'celery-pulse-queues']);
     for (const c of ours) {
       expect(c.ssl).toBe(true);
-      expect(`amqps://guest:guest@127.0.0.1:${c.port}//`).toBe(rabbit.tlsUrl);
+      expect(c.port).toBe(rabbit.tlsPort);
     }
   });
 
@@ -67,7 +67,7 @@ describe('RabbitMQ over mutual TLS', () => {
     expect(r.value('celery_pulse_broker_up')).toBe(0);
     // Said in a line an operator can act on (at each retry, backing off), the broker named, its password not.
     expect(refused.proc.output).toMatch(/"err":"[^"]*certificate required[^"]*","msg":"could not start consuming Celery events"/);
-    expect(refused.proc.output).toContain(`"broker":"127.0.0.1:${new URL(rabbit.tlsUrl!).port}"`);
+    expect(refused.proc.output).toContain(`"broker":"127.0.0.1:${rabbit.tlsPort}"`);
     expect(refused.proc.output).not.toContain('guest:guest');
   });
 });

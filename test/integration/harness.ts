@@ -290,7 +290,8 @@ export interface RabbitServer {
   readonly url: string;
   /** `http://guest:guest@127.0.0.1:<managementPort>`. */
   readonly managementUrl: string;
-  /** `amqps://guest:guest@127.0.0.1:<tls port>//`, when started with a TLS listener. */
+  /** AMQPS port on 127.0.0.1, and `amqps://guest:guest@127.0.0.1:<tlsPort>//`, when started with a TLS listener. */
+  readonly tlsPort: number | undefined;
   readonly tlsUrl: string | undefined;
   readonly nodename: string;
   readonly proc: Proc;
@@ -320,10 +321,10 @@ export async function startRabbit(options: { port?: number; tls?: Certificates }
   const dir = mkdtempSync(join(tmpdir(), 'pulse-rabbit-'));
   const nodename = `pulse${process.pid}x${Math.random().toString(36).slice(2, 8)}@localhost`;
   const tlsConfig =
-    options.tls === undefined
+    options.tls === undefined || tlsPort === undefined
       ? []
       : [
-          `listeners.ssl.1 = 127.0.0.1:${tlsPort!}`,
+          `listeners.ssl.1 = 127.0.0.1:${tlsPort}`,
           `ssl_options.cacertfile = ${options.tls.ca}`,
           `ssl_options.certfile = ${options.tls.serverCert}`,
           `ssl_options.keyfile = ${options.tls.serverKey}`,
@@ -410,6 +411,7 @@ export async function startRabbit(options: { port?: number; tls?: Certificates }
     managementPort,
     url: `amqp://guest:guest@127.0.0.1:${port}//`,
     managementUrl: `http://guest:guest@127.0.0.1:${managementPort}`,
+    tlsPort,
     tlsUrl: tlsPort === undefined ? undefined : `amqps://guest:guest@127.0.0.1:${tlsPort}//`,
     nodename,
     get proc() {
