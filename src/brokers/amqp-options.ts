@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { fs } from '../builtins.js';
 import type { Options, SocketOptions } from 'amqplib';
 import type { TlsFiles } from '../config/broker-settings.js';
 import type { BrokerUrl } from './url.js';
@@ -29,9 +29,9 @@ export function amqpConnectOptions(url: BrokerUrl, tls: TlsFiles | undefined, co
     clientProperties: { connection_name: connectionName, product: 'celery-pulse' },
   };
   if (url.tls) {
-    if (tls?.ca !== undefined) socket.ca = readFileSync(tls.ca);
-    if (tls?.cert !== undefined) socket.cert = readFileSync(tls.cert);
-    if (tls?.key !== undefined) socket.key = readFileSync(tls.key);
+    if (tls?.ca !== undefined) socket.ca = fs.readFileSync(tls.ca);
+    if (tls?.cert !== undefined) socket.cert = fs.readFileSync(tls.cert);
+    if (tls?.key !== undefined) socket.key = fs.readFileSync(tls.key);
   }
   return {
     connect: {

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { fs, http } from '../builtins.js';
 import { request as httpsRequest } from 'node:https';
 import type { ManagementEndpoint, TlsFiles } from '../config/broker-settings.js';
 
@@ -30,7 +29,7 @@ export class RabbitManagement {
     const user = endpoint.username ?? fallbackUser ?? 'guest';
     const password = endpoint.password ?? fallbackPassword ?? 'guest';
     this.auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-    this.ca = tls?.ca !== undefined ? readFileSync(tls.ca) : undefined;
+    this.ca = tls?.ca !== undefined ? fs.readFileSync(tls.ca) : undefined;
   }
 
   /** Queues of `vhost` by name. Rejects on HTTP or network errors (messages never hold the password). */
@@ -49,7 +48,7 @@ export class RabbitManagement {
   }
 
   private get(url: URL, timeoutMs: number): Promise<string> {
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = url.protocol === 'https:' ? httpsRequest : http.request;
     return new Promise((resolve, reject) => {
       const req = request(url, { method: 'GET', headers: { authorization: this.auth, accept: 'application/json' }, timeout: timeoutMs, ca: this.ca }, (res) => {
         const chunks: Buffer[] = [];

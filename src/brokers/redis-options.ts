@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { fs } from '../builtins.js';
 import type { RedisOptions } from 'ioredis';
 import type { BrokerUrl } from './url.js';
 import type { TransportOptions } from '../config/config.js';
@@ -14,9 +14,9 @@ export type { TlsFiles };
 export function redisOptions(url: BrokerUrl, transport: TransportOptions, tls: TlsFiles | undefined): RedisOptions {
   const tlsOptions = url.tls
     ? {
-        ca: tls?.ca !== undefined ? readFileSync(tls.ca) : undefined,
-        cert: tls?.cert !== undefined ? readFileSync(tls.cert) : undefined,
-        key: tls?.key !== undefined ? readFileSync(tls.key) : undefined,
+        ca: tls?.ca !== undefined ? fs.readFileSync(tls.ca) : undefined,
+        cert: tls?.cert !== undefined ? fs.readFileSync(tls.cert) : undefined,
+        key: tls?.key !== undefined ? fs.readFileSync(tls.key) : undefined,
       }
     : undefined;
   const common: RedisOptions = {

@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { fs } from '../builtins.js';
 import { sentinelCredentials } from '../brokers/redis-options.js';
 import { redactSecrets } from '../brokers/url.js';
 import { configError } from '../errors.js';
@@ -28,7 +28,7 @@ export function parseTlsFiles(ca: string | undefined, cert: string | undefined, 
   for (const [flag, path] of [['broker-tls-ca', ca], ['broker-tls-cert', cert], ['broker-tls-key', key]] as const) {
     if (path === undefined) continue;
     try {
-      accessSync(path, constants.R_OK);
+      fs.accessSync(path, fs.constants.R_OK);
     } catch {
       throw configError('CP_ERR_FLAG_VALUE', `invalid value for --${flag}: cannot read "${path}"`);
     }

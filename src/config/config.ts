@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { fs } from '../builtins.js';
 import type * as Yaml from 'yaml';
 import { lazyModule } from '../lazy-module.js';
 import { parseBrokerUrl, redactSecrets } from '../brokers/url.js';
@@ -160,7 +160,7 @@ function readEnv(env: NodeJS.ProcessEnv): RawValues {
 function readConfigFile(path: string): RawValues {
   let doc: unknown;
   try {
-    doc = yaml().parse(readFileSync(path, 'utf8'));
+    doc = yaml().parse(fs.readFileSync(path, 'utf8'));
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw configError('CP_ERR_CONFIG_FILE', `config file ${path}: ${redactSecrets(reason ?? '')}`);

@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { http } from '../builtins.js';
 import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -51,7 +51,7 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpServer>
       else res.destroy();
     });
   };
-  const server = web?.tls !== undefined ? createHttpsServer({ ...limits, ...tlsServerOptions(web.tls) }, listener) : createServer(limits, listener);
+  const server = web?.tls !== undefined ? createHttpsServer({ ...limits, ...tlsServerOptions(web.tls) }, listener) : http.createServer(limits, listener);
   server.maxConnections = MAX_CONNECTIONS;
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

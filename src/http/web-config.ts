@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { fs } from '../builtins.js';
 import { dirname, resolve } from 'node:path';
 import type * as Yaml from 'yaml';
 import { lazyModule } from '../lazy-module.js';
@@ -68,7 +68,7 @@ function str(path: string, what: string, value: unknown): string | undefined {
 function readPem(path: string, what: string, file: string): string {
   const full = resolve(dirname(path), file);
   try {
-    return readFileSync(full, 'utf8');
+    return fs.readFileSync(full, 'utf8');
   } catch {
     return fail(path, `${what}: cannot read "${full}"`);
   }
@@ -78,7 +78,7 @@ function readPem(path: string, what: string, file: string): string {
 export function loadWebConfig(path: string): WebConfig {
   let doc: unknown;
   try {
-    doc = yaml().parse(readFileSync(path, 'utf8'));
+    doc = yaml().parse(fs.readFileSync(path, 'utf8'));
   } catch (err) {
     fail(path, err instanceof Error ? (err.message.split('\n')[0] ?? 'unreadable') : 'unreadable');
   }

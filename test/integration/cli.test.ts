@@ -1,6 +1,8 @@
 // The command-line contract of the built daemon: exit codes, one-line errors, --help/--version,
 // and a daemon that starts and serves even when its broker is unreachable.
 import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DAEMON, ROOT, freePort, startDaemon, waitFor } from './harness.js';
 
@@ -40,6 +42,29 @@ describe('celery-pulse command line', () => {
     const version = cli('--version');
     expect(version.status).toBe(0);
     expect(version.stdout).toMatch(/^celery-pulse \d+\.\d+\.\d+\n$/);
+  });
+
+  it('loads no library and no part of Node that only some configurations use', () => {
+    // Every module an idle daemon loads is megabytes of RSS (src/lazy-module.ts, src/builtins.ts).
+    // The daemon's own module graph, in a fresh Node: what it loads before any configuration asks.
+    const main = join(dirname(DAEMON), 'main.js');
+    const probe = `await import(${JSON.stringify(pathToFileURL(main).href)});
+      const { createRequire } = await import('node:module');
+      console.log(JSON.stringify({ builtins: process.moduleLoadList, libraries: Object.keys(createRequire(import.meta.url).cache) }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const { builtins, libraries } = JSON.parse(r.stdout) as { builtins: string[]; libraries: string[] };
+    // The probe itself is sound: the libraries every daemon uses are there.
+    expect(libraries.some((p) => p.includes('/node_modules/ioredis/'))).toBe(true);
+    for (const lazy of ['amqplib', 'yaml', '@msgpack/msgpack', 'bcryptjs']) {
+      expect(libraries.filter((p) => p.includes(`/node_modules/${lazy}/`))).toEqual([]);
+    }
+    // What `import … from 'node:http'` and `'node:fs'` would load: undici and http2 for http's
+    // WebSocket getters, the promise API and the REPL's history for fs.
+    for (const unused of ['internal/deps/undici/undici', 'http2', 'internal/fs/promises', 'internal/repl/history']) {
+      expect(builtins).not.toContain(`NativeModule ${unused}`);
+    }
+    expect(builtins).toContain('NativeModule http');
   });
 
   it('runs through `npm start -- <flags>`', () => {
