@@ -1,5 +1,6 @@
 import { NumberSlab } from './number-slab.js';
 import { OrderQueue } from './order-queue.js';
+import { TaskIndex } from './task-index.js';
 import { SLOT_WIDTH, TaskRecord } from './task-record.js';
 import type { TaskState } from './task-record.js';
 
@@ -23,13 +24,13 @@ export type EvictionReason = 'capacity' | 'age';
  * Bounded memory of tasks, so that task-started/succeeded/failed events, which carry only a uuid,
  * can be labelled with the name and queue seen earlier.
  *
- * One map finds a task by uuid; two LRU orders (order-queue.ts), one of unfinished and one of
- * finished tasks, say which to forget: `touch` moves a record to the back of its order, so the
- * front is always the least recently updated task and eviction never scans. Finished tasks go
+ * One index (task-index.ts) finds a task by uuid; two LRU orders (order-queue.ts), one of
+ * unfinished and one of finished tasks, say which to forget: `touch` moves a record to the back of
+ * its order, so the front is always the least recently updated task and eviction never scans. Finished tasks go
  * first under pressure, so a flood of short tasks cannot push a long running one out of memory.
  */
 export class TaskTable {
-  private readonly byId = new Map<string, TaskRecord>();
+  private readonly byId = new TaskIndex<TaskRecord>();
   /** The records' numbers (task-record.ts): a slot each while in the table. */
   private readonly slab = new NumberSlab(SLOT_WIDTH);
   private readonly stamps = { next: 0 };
@@ -60,7 +61,7 @@ export class TaskTable {
     const existing = this.byId.get(uuid);
     if (existing !== undefined) return existing;
     const record = new TaskRecord(uuid, now, this.slab);
-    this.byId.set(uuid, record);
+    this.byId.add(record);
     this.unfinished.push(record);
     if (this.byId.size > this.options.maxTasks) this.evictForCapacity();
     return record;
@@ -110,7 +111,7 @@ export class TaskTable {
 
   /** Drops a record already taken off its order; an unfinished one is reported before its slot goes. */
   private forget(record: TaskRecord, reason: EvictionReason, unfinished: boolean): void {
-    this.byId.delete(record.uuid);
+    this.byId.delete(record);
     this.evictions[reason]++;
     if (unfinished) this.onEvictUnfinished?.(record, reason);
     record.release();
