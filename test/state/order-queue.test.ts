@@ -89,4 +89,39 @@ describe('OrderQueue', () => {
     expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
     expect(ids(q)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
+
+  it('keeps its arrays through endless churn at a steady size, compacting them in place', () => {
+    const q = new OrderQueue<Item>({ next: 0 });
+    const items = Array.from({ length: 3000 }, (_, i) => item(i));
+    for (const i of items) q.push(i);
+    // A task table's life: the oldest leaves, a new one arrives, a recent one moves to the back.
+    const churn = (from: number, to: number): void => {
+      for (let n = from; n < to; n++) {
+        q.shift();
+        items.push(item(n));
+        q.push(items[n]!);
+        const recent = items[n - 5]!;
+        if (n % 3 === 0 && recent.orderStamp >= 0) {
+          q.remove(recent);
+          q.push(recent);
+        }
+      }
+    };
+    // The arrays grow to at least twice the live entries once, then stay.
+    churn(3000, 10_000);
+    const internal = q as unknown as { items: unknown[]; stamps: Float64Array; head: number; tail: number };
+    const [arrays, stamps, capacity] = [internal.items, internal.stamps, q.capacity];
+    expect(capacity).toBe(8192);
+    churn(10_000, 200_000);
+    expect(q.size).toBe(3000);
+    expect(q.capacity).toBe(capacity);
+    expect(internal.items).toBe(arrays);
+    expect(internal.stamps).toBe(stamps);
+    // Nothing outside the entries holds an item: an evicted task must not be kept alive here.
+    expect(internal.items.filter((x, k) => x !== undefined && (k < internal.head || k >= internal.tail))).toEqual([]);
+    // Still in order: stamps increase from front to back, and every live item is there once.
+    const order = [...q.values()];
+    expect(new Set(order).size).toBe(3000);
+    expect(order.every((x, k) => k === 0 || x.orderStamp > order[k - 1]!.orderStamp)).toBe(true);
+  });
 });
