@@ -102,7 +102,9 @@ export class OrderQueue<T extends { orderStamp: number }> {
       items[this.head] = undefined;
       this.head++;
     }
-    // Empty: start again at the beginning of the arrays.
+    // Empty: start again at the beginning of the arrays, unless an iteration is reading them (it
+    // would meet the items pushed next at places it has not reached yet).
+    if (this.iterating > 0) return;
     this.head = 0;
     this.tail = 0;
   }

@@ -90,6 +90,23 @@ describe('OrderQueue', () => {
     expect(ids(q)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
+  it('values() does not visit items pushed after the queue emptied during the iteration', () => {
+    const q = new OrderQueue<Item>({ next: 0 });
+    const items = [1, 2, 3].map(item);
+    for (const i of items) q.push(i);
+    const seen: number[] = [];
+    for (const i of q.values()) {
+      seen.push(i.id);
+      if (i.id === 1) {
+        while (q.shift() !== undefined);
+        q.push(item(4));
+        q.push(item(5));
+      }
+    }
+    expect(seen).toEqual([1]);
+    expect(ids(q)).toEqual([4, 5]);
+  });
+
   it('keeps its arrays through endless churn at a steady size, compacting them in place', () => {
     const q = new OrderQueue<Item>({ next: 0 });
     const items = Array.from({ length: 3000 }, (_, i) => item(i));
