@@ -6,8 +6,8 @@
  * default 50k tasks it settles at 131072 entries of three words plus buckets (3.7 MB, in the large
  * object space) and allocates a fresh copy of that every ~80k new tasks, twice a second at the
  * benchmark's rates: old-generation growth that brings full collections sooner. Here a deletion
- * empties its slot at once (backward-shift deletion), so the arrays stay at twice the most ids held
- * (1 MB of slots and 0.5 MB of hashes for 50k) and are only ever reallocated to grow.
+ * empties its slot at once (backward-shift deletion), so the arrays stay at two to four times the
+ * most ids held (1 MB of slots and 0.5 MB of hashes for 50k) and are only reallocated to grow.
  *
  * The hash is FNV-1a of the id's UTF-16 code units with a per-process seed, so that ids chosen to
  * collide cannot be prepared in advance. Each slot's hash is kept beside it: a probe compares
