@@ -1,6 +1,6 @@
 import { NumberSlab } from './number-slab.js';
 import { OrderQueue } from './order-queue.js';
-import { TaskIndex } from './task-index.js';
+import { TaskIndex, hashOf } from './task-index.js';
 import { SLOT_WIDTH, TaskRecord } from './task-record.js';
 import type { TaskState } from './task-record.js';
 
@@ -58,10 +58,12 @@ export class TaskTable {
   }
 
   getOrCreate(uuid: string, now: number): TaskRecord {
-    const existing = this.byId.get(uuid);
+    // One hash for the lookup and, for a new task, the insertion: every new task takes both.
+    const h = hashOf(uuid);
+    const existing = this.byId.get(uuid, h);
     if (existing !== undefined) return existing;
     const record = new TaskRecord(uuid, now, this.slab);
-    this.byId.add(record);
+    this.byId.add(record, h);
     this.unfinished.push(record);
     if (this.byId.size > this.options.maxTasks) this.evictForCapacity();
     return record;
