@@ -9,8 +9,8 @@
  * empties its slot at once (backward-shift deletion), so the arrays stay at two to four times the
  * most ids held (1 MB of slots and 0.5 MB of hashes for 50k) and are only reallocated to grow.
  *
- * The hash is FNV-1a of the id's UTF-16 code units with a per-process seed, so that ids chosen to
- * collide cannot be prepared in advance. Each slot's hash is kept beside it: a probe compares
+ * The hash is FNV-1a of the id's UTF-16 code units, in two interleaved lanes, with a per-process
+ * seed, so that ids chosen to collide cannot be prepared in advance. Each slot's hash is kept beside it: a probe compares
  * numbers in one typed array and reads a record only when the hashes match.
  */
 export class TaskIndex<T extends { readonly uuid: string }> {

@@ -26,8 +26,9 @@ export type EvictionReason = 'capacity' | 'age';
  *
  * One index (task-index.ts) finds a task by uuid; two LRU orders (order-queue.ts), one of
  * unfinished and one of finished tasks, say which to forget: `touch` moves a record to the back of
- * its order, so the front is always the least recently updated task and eviction never scans. Finished tasks go
- * first under pressure, so a flood of short tasks cannot push a long running one out of memory.
+ * its order, so the front is always the least recently updated task and eviction never scans.
+ * Finished tasks go first under pressure, so a flood of short tasks cannot push a long running one
+ * out of memory.
  */
 export class TaskTable {
   private readonly byId = new TaskIndex<TaskRecord>();
