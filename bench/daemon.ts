@@ -6,10 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Proc, freePort, waitFor } from '../test/integration/harness.js';
 import { DAEMON_CLI as DAEMON } from './paths.js';
 import { pinnedCommand } from './cpu.js';
+import { statCpuSeconds } from './proc-stat.js';
 import { LAUNCH_ENV, NODE_FLAGS } from '../src/heap-tuning.js';
-
-/** Clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK; 100 on Linux x86 and arm64). */
-const CLOCK_TICKS = 100;
 
 /** The daemon's own tally, from /metrics: what it decoded and what it counted. */
 export interface DaemonCounters {
@@ -102,10 +100,7 @@ export class DaemonUnderTest {
 
   /** User + system CPU seconds the process has used. taskset execs node, so the pid is node's. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name, which may itself contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return statCpuSeconds(readFileSync(`/proc/${this.pid}/stat`, 'utf8'));
   }
 
   /** Resident set size and its peak (VmHWM), in bytes. */

@@ -12,6 +12,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { GCProfiler } from 'node:v8';
 import type { HeapSpaceStatistics } from 'node:v8';
+import { statCpuSeconds, statName } from './proc-stat.js';
 
 interface Totals {
   count: number;
@@ -39,10 +40,8 @@ function threadCpuMs(): Record<string, number> {
     } catch {
       continue; // the thread ended between the listing and the read
     }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime, in clock ticks of 10 ms.
-    byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+    const name = statName(stat).replace(/\d+$/, '');
+    byName[name] = (byName[name] ?? 0) + statCpuSeconds(stat) * 1000;
   }
   return byName;
 }
