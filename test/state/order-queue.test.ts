@@ -9,6 +9,23 @@ interface Item {
 const item = (id: number): Item => ({ id, orderStamp: -1 });
 const ids = (q: OrderQueue<Item>): number[] => [...q.values()].map((i) => i.id);
 
+/** A queue of `items` pushed in order. */
+function queueOf(items: Item[]): OrderQueue<Item> {
+  const q = new OrderQueue<Item>({ next: 0 });
+  for (const i of items) q.push(i);
+  return q;
+}
+
+/** The ids values() yields while `act` runs on each of them (to change the queue mid-iteration). */
+function visit(q: OrderQueue<Item>, act: (id: number) => void): number[] {
+  const seen: number[] = [];
+  for (const i of q.values()) {
+    seen.push(i.id);
+    act(i.id);
+  }
+  return seen;
+}
+
 describe('OrderQueue', () => {
   it('keeps first-in first-out order, and a moved item goes to the back', () => {
     const q = new OrderQueue<Item>({ next: 0 });
@@ -52,57 +69,44 @@ describe('OrderQueue', () => {
       }
     }
     expect(ids(q)).toEqual(items.map((i) => i.id));
-    const internal = q as unknown as { items: unknown[] };
-    expect(internal.items.length).toBeLessThanOrEqual(2 * 100 + 1024 + 1);
+    expect(q.capacity).toBeLessThanOrEqual(2 * 100 + 1024 + 1);
     const drained: number[] = [];
     for (let i = q.shift(); i !== undefined; i = q.shift()) drained.push(i.id);
     expect(drained).toEqual(items.map((i) => i.id));
   });
 
   it('values() skips items moved while iterating', () => {
-    const q = new OrderQueue<Item>({ next: 0 });
     const items = [1, 2, 3].map(item);
-    for (const i of items) q.push(i);
-    const seen: number[] = [];
-    for (const i of q.values()) {
-      seen.push(i.id);
-      if (i.id === 1) q.remove(items[1]!);
-    }
+    const q = queueOf(items);
+    const seen = visit(q, (id) => {
+      if (id === 1) q.remove(items[1]!);
+    });
     expect(seen).toEqual([1, 3]);
   });
 
   it('values() stays right when pushes during the iteration compact the queue', () => {
-    const q = new OrderQueue<Item>({ next: 0 });
     const items = Array.from({ length: 10 }, (_, i) => item(i));
-    for (const i of items) q.push(i);
-    const seen: number[] = [];
-    for (const i of q.values()) {
-      seen.push(i.id);
+    const q = queueOf(items);
+    const seen = visit(q, (id) => {
       // Moving item 9 to the back 2000 times leaves enough stale entries to force a compaction.
-      if (i.id === 2) {
-        for (let k = 0; k < 2000; k++) {
-          q.remove(items[9]!);
-          q.push(items[9]!);
-        }
+      if (id !== 2) return;
+      for (let k = 0; k < 2000; k++) {
+        q.remove(items[9]!);
+        q.push(items[9]!);
       }
-    }
+    });
     expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
     expect(ids(q)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   it('values() does not visit items pushed after the queue emptied during the iteration', () => {
-    const q = new OrderQueue<Item>({ next: 0 });
-    const items = [1, 2, 3].map(item);
-    for (const i of items) q.push(i);
-    const seen: number[] = [];
-    for (const i of q.values()) {
-      seen.push(i.id);
-      if (i.id === 1) {
-        while (q.shift() !== undefined);
-        q.push(item(4));
-        q.push(item(5));
-      }
-    }
+    const q = queueOf([1, 2, 3].map(item));
+    const seen = visit(q, (id) => {
+      if (id !== 1) return;
+      while (q.shift() !== undefined);
+      q.push(item(4));
+      q.push(item(5));
+    });
     expect(seen).toEqual([1]);
     expect(ids(q)).toEqual([4, 5]);
   });
