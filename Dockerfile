@@ -47,5 +47,5 @@ EXPOSE 9808
 # Node is PID 1 and handles SIGTERM/SIGINT itself (src/cli.ts: stop consuming, close HTTP, exit 0
 # within 10 s); it starts no child processes, so there are no zombies to reap and no init is needed.
 # --max-semi-space-size: see src/heap-tuning.ts (V8 reads it only at start-up). Its LAUNCH_ENV
-# (MALLOC_ARENA_MAX) is for glibc: this image's musl has no per-thread arenas.
+# (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_) is for glibc: this image's musl reads neither.
 ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/cli.js"]

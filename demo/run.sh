@@ -35,7 +35,7 @@ pids+=($!)
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 echo "== celery-pulse on http://${LISTEN}"
-MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 dist/cli.js --broker-url "$BROKER" --listen-address "$LISTEN" >"$work/celery-pulse.log" 2>&1 &
+MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 dist/cli.js --broker-url "$BROKER" --listen-address "$LISTEN" >"$work/celery-pulse.log" 2>&1 &
 pids+=($!)
 
 echo "== Celery worker demo@%h (Debian's python3-celery, events on)"

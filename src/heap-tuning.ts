@@ -19,13 +19,22 @@ import { setFlagsFromString } from 'node:v8';
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
 /**
- * Environment for the process, set by the launchers like NODE_FLAGS. glibc gives each thread that
- * calls malloc an arena of its own, up to eight per core, and keeps what it frees there: V8's
- * garbage-collector and compiler threads left four or five arenas of 2-4 MB resident each, and
- * RSS after 1-3M task ids was 144-153 MB and climbing, against 135-137 MB and flat with two arenas
- * (bench/, memory phase). musl (the Alpine-based image) has no per-thread arenas and ignores it.
+ * Environment for the process, set by the launchers like NODE_FLAGS; glibc reads both, musl (the
+ * Alpine-based image) neither.
+ *
+ * MALLOC_ARENA_MAX: glibc gives each thread that calls malloc an arena of its own, up to eight per
+ * core, and keeps what it frees there. V8's garbage-collector and compiler threads left four or
+ * five arenas of 2-4 MB resident each, and RSS after 1-3M task ids was 144-153 MB and climbing,
+ * against 135-137 MB and flat with two arenas (bench/, memory phase).
+ *
+ * MALLOC_MMAP_THRESHOLD_: blocks of 64 KB and more get mappings of their own, unmapped when freed.
+ * glibc's default threshold rises to the largest block ever freed (up to 32 MB), after which such
+ * blocks come from the arenas and leave holes there: RSS after 10M task ids on RabbitMQ was
+ * 144-151 MB without it, 138-143 with it. The 64 KB socket read buffers become mappings of their
+ * own too; at 40 and 100 events/s, where the collections that free them are far apart, RSS over
+ * 11 minutes was flat and lower than without.
  */
-export const LAUNCH_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+export const LAUNCH_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' };
 
 /** Old generation grows to 1.5 x its live size after a full collection, not 2-4 x. */
 const HEAP_GROWING_PERCENT = 50;
