@@ -124,6 +124,22 @@ interface Task {
   startedAt: number;
 }
 
+/**
+ * A node that sends heartbeats. `processed`: the tasks a worker that runs tasks has received, as
+ * its heartbeats report it. Idle nodes have none here and report a count that never moves
+ * (IDLE_PROCESSED): one that grew with no task events would be a worker with events off, which
+ * the daemon reports.
+ */
+interface HeartbeatHost {
+  readonly hostname: string;
+  readonly pid: number;
+  clock: number;
+  readonly processed?: number;
+}
+
+/** What an idle worker of the fleet processed before the run: it stays the same. */
+const IDLE_PROCESSED = 1200;
+
 interface Worker {
   readonly hostname: string;
   readonly pid: number;
@@ -139,7 +155,7 @@ export class TrafficModel {
   readonly tally = new Tally();
   private readonly o: TrafficOptions;
   private readonly workers: Worker[] = [];
-  private readonly heartbeatHosts: { hostname: string; pid: number; clock: number }[] = [];
+  private readonly heartbeatHosts: HeartbeatHost[] = [];
   /** Task names of each queue: a worker consumes one queue and runs only its tasks (-Q). */
   private readonly namesOfQueue: { queue: string; names: string[] }[] = [];
   private readonly pendingSent: Frame[] = [];
@@ -231,13 +247,13 @@ export class TrafficModel {
   }
 
   /** A worker-heartbeat as worker/heartbeat.py sends it. */
-  heartbeat(h: { hostname: string; pid: number; clock: number }, at: number): Frame {
+  heartbeat(h: HeartbeatHost, at: number): Frame {
     const now = this.stamp(at);
     h.clock++;
-    const active = h.hostname.startsWith('celery@idle') ? 0 : this.o.concurrency;
+    const active = h.processed === undefined ? 0 : this.o.concurrency;
     const body =
       `{"hostname": "${h.hostname}", "utcoffset": 0, "pid": ${h.pid}, "clock": ${h.clock}, "freq": ${this.o.heartbeatInterval.toFixed(1)}, ` +
-      `"active": ${active}, "processed": ${h.clock * 3}, "loadavg": [1.25, 1.1, 0.98], "sw_ident": "py-celery", "sw_ver": "5.2.6", ` +
+      `"active": ${active}, "processed": ${h.processed ?? IDLE_PROCESSED}, "loadavg": [1.25, 1.1, 0.98], "sw_ident": "py-celery", "sw_ver": "5.2.6", ` +
       `"sw_sys": "Linux", "timestamp": ${now}, "type": "worker-heartbeat"}`;
     this.tally.events++;
     this.tally.byType['worker-heartbeat']++;

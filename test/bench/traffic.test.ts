@@ -3,8 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { kombuEnvelope } from '../../bench/publishers.js';
 import { TrafficModel } from '../../bench/traffic.js';
+import type { Frame } from '../../bench/traffic.js';
 import { EventDecoder } from '../../src/protocol/decoder.js';
 import type { CeleryEvent } from '../../src/protocol/events.js';
+import { WorkerRegistry } from '../../src/state/workers.js';
 
 function decodeAll(frames: { body: string; routingKey: string; hostname: string; events: number }[]): { events: CeleryEvent[]; errors: string[] } {
   const events: CeleryEvent[] = [];
@@ -54,5 +56,22 @@ describe('benchmark traffic model', () => {
     expect(share('task-revoked')).toBeCloseTo(0.02, 1);
     expect(share('task-rejected')).toBeCloseTo(0.01, 1);
     expect(share('task-retried')).toBeCloseTo(0.1, 1); // two retries per retrying task
+  });
+
+  it('reports in heartbeats what its workers processed: none looks like a worker with task events off', () => {
+    // Twelve seconds of traffic: six heartbeats per node, enough for the detector to confirm a
+    // `processed` count that grows without task events (a baseline, growth, growth a beat later).
+    const fleet = new TrafficModel({ idPrefix: 'beadfeed', seed: 3 });
+    const frames12s: Frame[] = [];
+    for (let s = 0; s < 12; s++) frames12s.push(...fleet.frames(3000, 1_795_310_668.5 + s));
+    const workers = new WorkerRegistry({ heartbeatTimeoutFactor: 2, forgetAfter: 3600 });
+    for (const e of decodeAll(frames12s).events) {
+      if (e.kind === 'worker') workers.applyWorkerEvent(e, e.timestamp);
+      else if (e.type !== 'task-sent') workers.taskEventFrom(e.hostname, e.timestamp);
+    }
+    const all = [...workers.values()];
+    expect(all.length).toBe(200);
+    expect(all.filter((w) => w.processed !== undefined && w.processed > 0).length).toBe(200);
+    expect(all.filter((w) => w.taskEventsOff).map((w) => w.hostname)).toEqual([]);
   });
 });
