@@ -138,7 +138,7 @@ interface HeartbeatHost {
 }
 
 /** What an idle worker of the fleet processed before the run: it stays the same. */
-const IDLE_PROCESSED = 1200;
+export const IDLE_PROCESSED = 1200;
 
 interface Worker {
   readonly hostname: string;

@@ -2,11 +2,13 @@
 // daemon's own decoder, the envelope is kombu's, and the generator's tally is exact.
 import { describe, expect, it } from 'vitest';
 import { kombuEnvelope } from '../../bench/publishers.js';
-import { TrafficModel } from '../../bench/traffic.js';
+import { IDLE_PROCESSED, TrafficModel } from '../../bench/traffic.js';
 import type { Frame } from '../../bench/traffic.js';
 import { EventDecoder } from '../../src/protocol/decoder.js';
 import type { CeleryEvent } from '../../src/protocol/events.js';
-import { WorkerRegistry } from '../../src/state/workers.js';
+import { IgnoringObserver } from '../../src/state/ignoring-observer.js';
+import { CeleryState } from '../../src/state/machine.js';
+import { STATE_OPTIONS } from '../detectors/fixtures.js';
 
 function decodeAll(frames: { body: string; routingKey: string; hostname: string; events: number }[]): { events: CeleryEvent[]; errors: string[] } {
   const events: CeleryEvent[] = [];
@@ -64,14 +66,24 @@ describe('benchmark traffic model', () => {
     const fleet = new TrafficModel({ idPrefix: 'beadfeed', seed: 3 });
     const frames12s: Frame[] = [];
     for (let s = 0; s < 12; s++) frames12s.push(...fleet.frames(3000, 1_795_310_668.5 + s));
-    const workers = new WorkerRegistry({ heartbeatTimeoutFactor: 2, forgetAfter: 3600 });
+    // The daemon's own state machine, and each heartbeat's count checked against the task-received
+    // its node sent before it (idle nodes: none, and a count that never moves).
+    const state = new CeleryState(new IgnoringObserver(), STATE_OPTIONS);
+    const received = new Map<string, number>();
+    const wrongCounts: string[] = [];
+    let heartbeats = 0;
     for (const e of decodeAll(frames12s).events) {
-      if (e.kind === 'worker') workers.applyWorkerEvent(e, e.timestamp);
-      else if (e.type !== 'task-sent') workers.taskEventFrom(e.hostname, e.timestamp);
+      state.apply(e, e.timestamp);
+      if (e.type === 'task-received') received.set(e.hostname, (received.get(e.hostname) ?? 0) + 1);
+      if (e.type !== 'worker-heartbeat') continue;
+      heartbeats++;
+      const expected = e.hostname.startsWith('celery@idle-') ? IDLE_PROCESSED : (received.get(e.hostname) ?? 0);
+      if (e.processed !== expected) wrongCounts.push(`${e.hostname}: ${e.processed}, expected ${expected}`);
     }
-    const all = [...workers.values()];
+    expect(heartbeats).toBe(fleet.tally.byType['worker-heartbeat']);
+    expect(wrongCounts).toEqual([]);
+    const all = [...state.workers.values()];
     expect(all.length).toBe(200);
-    expect(all.filter((w) => w.processed !== undefined && w.processed > 0).length).toBe(200);
     expect(all.filter((w) => w.taskEventsOff).map((w) => w.hostname)).toEqual([]);
   });
 });
