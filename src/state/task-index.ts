@@ -10,8 +10,9 @@
  * most ids held (1 MB of slots and 0.5 MB of hashes for 50k) and are only reallocated to grow.
  *
  * The hash is FNV-1a of the id's UTF-16 code units, in two interleaved lanes, with a per-process
- * seed, so that ids chosen to collide cannot be prepared in advance. Each slot's hash is kept beside it: a probe compares
- * numbers in one typed array and reads a record only when the hashes match.
+ * seed, so that ids chosen to collide cannot be prepared in advance. Each slot's hash is kept
+ * beside it: a probe compares numbers in one typed array and reads a record only when the hashes
+ * match.
  */
 export class TaskIndex<T extends { readonly uuid: string }> {
   private slots: (T | undefined)[];
