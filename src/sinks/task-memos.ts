@@ -19,6 +19,12 @@ export interface TaskMemo {
   /** Retry count and end time of the attempt ended last, so a late task-started is not reopened. */
   closedRetries: number;
   closedAt: number;
+  /**
+   * Earliest timestamp of a message attempt `ranRetries` published (its retry, or a child task):
+   * proof the attempt was running then, which can be before its task-started (see traces.ts).
+   */
+  ranRetries: number;
+  ranAt: number;
   /** Scrubbed repr strings, kept only with --traces-task-args. */
   args: string | undefined;
   kwargs: string | undefined;
@@ -59,6 +65,8 @@ export class TaskMemos {
         deliveries: 0,
         closedRetries: -1,
         closedAt: -Infinity,
+        ranRetries: -1,
+        ranAt: Infinity,
         args: undefined,
         kwargs: undefined,
       };

@@ -83,6 +83,7 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     this.sentSeen = true;
     if (!memo.published.includes(retries)) memo.published.push(retries);
     if (this.o.taskArgs) this.noteArgs(memo, event);
+    this.notePublisherRan(task, memo, retries, event.timestamp);
     const traceId = traceIdOf(task);
     if (!this.o.keep(traceId)) return;
     const attributes = messagingAttributes(task, this.o.system, sc.OPERATION_TYPE_SEND, event.queue);
@@ -270,13 +271,14 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     if (outcome.endReason !== undefined) attributes[sc.ATTR_CELERY_PULSE_END_REASON] = outcome.endReason;
     if (outcome.attributes !== undefined) Object.assign(attributes, outcome.attributes);
     if (this.o.taskArgs) this.addArgs(attributes, memo);
-    const start = Math.min(attempt.startedAt, endedAt);
+    const start = Math.min(attempt.startedAt, ranSince(memo, attempt), endedAt);
     // The parent is chosen now, not at task-started: the task-sent may arrive after the worker's events.
     const parent = this.processParent(task, memo, attempt.retries);
     const span = this.start(`process ${task.name ?? 'unknown'}`, SpanKind.CONSUMER, attempt.traceId, attempt.spanId, parent, start, attributes);
     if (attempt.receivedAt !== undefined && attempt.receivedAt <= endedAt) {
       span.addEvent(sc.RECEIVED_EVENT_NAME, {}, toHrTime(attempt.receivedAt));
     }
+    if (!attempt.inferredStart && start < attempt.startedAt) span.addEvent(sc.STARTED_EVENT_NAME, {}, toHrTime(attempt.startedAt));
     if (outcome.exception !== undefined) {
       span.addEvent(sc.EXCEPTION_EVENT_NAME, exceptionAttributes(outcome.exception.repr, outcome.exception.traceback), toHrTime(endedAt));
     }
@@ -291,6 +293,25 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
         ? ROOT_CONTEXT
         : trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
     return this.o.tracer.startSpan(name, { kind, startTime: toHrTime(startedAt), attributes }, parent);
+  }
+
+  /**
+   * A message published from inside an attempt proves the attempt was running at its timestamp.
+   * With the prefork pool that can be before the attempt's task-started: the pool process runs the
+   * task at once, while the worker's main process sends task-started only when it hears the pool
+   * accepted it (celery/worker/request.py on_accepted). A task that retries at once publishes its
+   * retry first.
+   */
+  private notePublisherRan(task: TaskRecord, memo: TaskMemo, retries: number, at: number): void {
+    if (retries > 0) {
+      noteRan(memo, retries - 1, at);
+      return;
+    }
+    if (task.parentId === undefined) return;
+    const parent = this.memos.get(task.parentId);
+    if (parent === undefined) return;
+    const attempt = this.open.get(task.parentId)?.retries ?? parent.receivedRetries;
+    if (attempt >= 0) noteRan(parent, attempt, at);
   }
 
   /** A retry is published by the attempt that retried; a task sent by a task, by that task's attempt. */
@@ -331,6 +352,23 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     if (memo.args !== undefined) attributes[sc.ATTR_CELERY_ARGS] = memo.args;
     if (memo.kwargs !== undefined) attributes[sc.ATTR_CELERY_KWARGS] = memo.kwargs;
   }
+}
+
+function noteRan(memo: TaskMemo, retries: number, at: number): void {
+  if (memo.ranRetries !== retries) {
+    memo.ranRetries = retries;
+    memo.ranAt = at;
+  } else if (at < memo.ranAt) memo.ranAt = at;
+}
+
+/**
+ * When the attempt is known to have been running, if that is before its task-started. Not before
+ * its task-received: an earlier time belongs to an earlier delivery of the same message.
+ */
+function ranSince(memo: TaskMemo, attempt: Attempt): number {
+  if (memo.ranRetries !== attempt.retries) return Infinity;
+  if (attempt.receivedAt !== undefined && memo.ranAt < attempt.receivedAt) return Infinity;
+  return memo.ranAt;
 }
 
 /**

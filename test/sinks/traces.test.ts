@@ -199,6 +199,62 @@ describe('TaskTraces: spans from task events', () => {
     }
   });
 
+  it('starts an attempt no later than a message it published, whichever of the two arrives first', async () => {
+    // Prefork: the pool process runs the task and publishes its retry (or a child) before the
+    // worker's main process hears it started and sends task-started, later by its own clock.
+    const R = '3333bbbb-3333-4333-8333-333333333333';
+    const retry = { rootId: R, name: 'pulse.flaky_retry', queue: 'celery' };
+    const attempt0 = [
+      ev('task-sent', R, T0, { ...retry, retries: 0 }),
+      ev('task-received', R, T0 + 0.1, { ...retry, retries: 0 }),
+    ];
+    const startedLate = ev('task-started', R, T0 + 0.2);
+    const retrySent = ev('task-sent', R, T0 + 0.15, { ...retry, retries: 1, parentId: R });
+    const retried = ev('task-retried', R, T0 + 0.3, { exception: "ConnectionError('x')" });
+    for (const order of [[startedLate, retrySent], [retrySent, startedLate]]) {
+      const { apply, spans } = setup();
+      apply(...attempt0, ...order, retried);
+      const all = await spans();
+      const attempt = one(all, 'process pulse.flaky_retry');
+      const publish = all.find((s) => s.name === 'publish pulse.flaky_retry' && s.attributes['celery.retries'] === 1)!;
+      expect(seconds(attempt.startTime)).toBeCloseTo(T0 + 0.15, 6);
+      expect(seconds(publish.startTime)).toBeCloseTo(T0 + 0.15, 6);
+      expect(seconds(attempt.endTime)).toBeCloseTo(T0 + 0.3, 6);
+      expect(attempt.events.map((e) => [e.name, seconds(e.time)])).toEqual([
+        ['task-received', T0 + 0.1],
+        ['task-started', T0 + 0.2],
+        ['exception', T0 + 0.3],
+      ]);
+    }
+
+    // The same for a child sent from inside the parent.
+    const { apply, spans } = setup();
+    const [sentP, receivedP, startedP, sentC, ...rest] = parentAndChild();
+    apply(sentP!, receivedP!, { ...sentC!, timestamp: T0 + 0.15 }, startedP!, ...rest);
+    const all = await spans();
+    expect(seconds(one(all, 'process pulse.parent').startTime)).toBeCloseTo(T0 + 0.15, 6);
+    expect(seconds(one(all, 'publish pulse.ok').startTime)).toBeCloseTo(T0 + 0.15, 6);
+    expect(seconds(one(all, 'process pulse.ok').startTime)).toBeCloseTo(T0 + 0.6, 6);
+    expect(one(all, 'process pulse.ok').events.map((e) => e.name)).toEqual(['task-received']);
+  });
+
+  it('does not carry a message published by an earlier delivery over to the redelivered attempt', async () => {
+    const { apply, spans } = setup();
+    const [sentP, receivedP, startedP, sentC] = parentAndChild();
+    apply(
+      sentP!, receivedP!, startedP!, sentC!,
+      // The worker died; the message is delivered again and this time runs to the end.
+      ev('task-received', P, T0 + 5, { name: 'pulse.parent', rootId: P, retries: 0 }),
+      ev('task-started', P, T0 + 5.1),
+      ev('task-succeeded', P, T0 + 6, { runtime: 0.9 }),
+    );
+    const attempts = (await spans()).filter((s) => s.name === 'process pulse.parent');
+    expect(attempts.map((a) => [a.attributes['celery_pulse.end_reason'], seconds(a.startTime)])).toEqual([
+      ['redelivered', T0 + 0.2],
+      [undefined, T0 + 5.1],
+    ]);
+  });
+
   it('marks a failure ERROR with an exception event whose traceback is capped to its end', async () => {
     const { apply, spans } = setup();
     const F = '44444444-4444-4444-8444-444444444444';
