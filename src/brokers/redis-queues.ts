@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedisClient } from './redis-client.js';
 import type { Logger } from 'pino';
 import type { TlsFiles } from '../config/broker-settings.js';
 import type { BrokerConfig, TransportOptions } from '../config/config.js';
@@ -51,7 +52,7 @@ export class RedisQueueDepth implements QueueDepthSource {
     this.subLists = priorityStepSuffixes(options.transport.raw['priority_steps'], this.sep);
     // Fanout exchanges of events and remote control: their queues are per-process and come and go.
     this.ignoredExchanges = new Set([options.eventExchange, 'celery.pidbox', 'reply.celery.pidbox']);
-    this.client = new Redis({
+    this.client = newRedisClient({
       ...redisOptions(broker.url, options.transport, options.tls),
       connectionName: 'celery-pulse-queues',
       // Fail at once while disconnected instead of queueing: the scrape must not wait for a reconnect.

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedisClient } from './redis-client.js';
 import type { BrokerConfig, TransportOptions } from '../config/config.js';
 import { backoffDelay } from './backoff.js';
 import { redisEventChannels } from './redis-channels.js';
@@ -44,7 +45,7 @@ export class RedisEventSource implements EventSource {
   start(): void {
     const { patterns, channels } = redisEventChannels(this.broker.url.db, this.options.eventExchange, this.options.transport, this.broker.url.sentinel);
     const log = this.ctx.logger;
-    const client = new Redis({
+    const client = newRedisClient({
       ...redisOptions(this.broker.url, this.options.transport, this.options.tls),
       connectionName: 'celery-pulse-events',
       // Subscriptions are renewed by hand on every 'ready' so that `up` means "subscribed".
@@ -94,7 +95,7 @@ export class RedisEventSource implements EventSource {
   async broadcast(method: string, args: Record<string, unknown> = {}): Promise<void> {
     if (this.stopping) return;
     if (this.publisher === undefined) {
-      this.publisher = new Redis({
+      this.publisher = newRedisClient({
         ...redisOptions(this.broker.url, this.options.transport, this.options.tls),
         connectionName: 'celery-pulse-control',
         lazyConnect: true,
