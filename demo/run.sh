@@ -27,7 +27,9 @@ cleanup() {
   wait 2>/dev/null || true
   rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+# Ctrl-C or a TERM exits, and the EXIT trap then cleans up once.
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 echo "== redis-server on 127.0.0.1:${REDIS_PORT}"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
