@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Counter, Gauge } from 'prom-client';
 import type { OpenMetricsContentType, Registry } from 'prom-client';
 import type { BrokerStatus, MetricsOptions } from './metrics.js';
@@ -123,6 +124,16 @@ export function defineScrapeTimeMetrics(registry: Registry<OpenMetricsContentTyp
     collect() {
       this.reset();
       for (const s of brokers) this.inc(withBroker(s, {}), s.state.workers.untracked);
+    },
+  });
+  new Counter({
+    name: 'celery_pulse_event_loop_busy_seconds_total',
+    help: 'Seconds the event loop spent busy (running JavaScript, garbage collection included) rather than waiting for I/O. Its rate is the share of one core that events, scrapes and timers take; near 1, events arrive faster than they are handled and Redis disconnects the daemon.',
+    registers,
+    collect() {
+      // Node measures it from the loop's start, in milliseconds; no timer or hook runs per event.
+      this.reset();
+      this.inc(performance.eventLoopUtilization().active / 1000);
     },
   });
   const version = options.version;

@@ -52,7 +52,7 @@ describe('alert rules', () => {
 
   it('promtool check rules accepts the rules file', () => {
     const r = promtool('check', 'rules', join('alerts', RULES_FILE));
-    expect(r.out).toContain('SUCCESS: 17 rules found');
+    expect(r.out).toContain('SUCCESS: 18 rules found');
     expect(r.code).toBe(0);
   });
 
@@ -78,7 +78,7 @@ describe('alert rules', () => {
     const sections = new Set([...runbook.matchAll(/^## (\S+)$/gm)].map((m) => m[1]!.toLowerCase()));
     const names = alerts().map((a) => a.alert!);
     expect(names.sort()).toEqual([
-      'CeleryPeriodicTaskLate', 'CeleryPulseBrokerDisconnected', 'CeleryPulseExporterDown', 'CeleryPulseLosingEvents',
+      'CeleryPeriodicTaskLate', 'CeleryPulseBrokerDisconnected', 'CeleryPulseExporterDown', 'CeleryPulseLosingEvents', 'CeleryPulseSaturated',
       'CeleryQueueBacklogGrowing', 'CeleryQueueWaitHigh', 'CeleryTaskDuplicateExecution', 'CeleryTaskDurationAnomaly',
       'CeleryTaskFailureRatioHigh', 'CeleryTaskLost', 'CeleryTaskNewExceptionClass', 'CeleryTaskRetryStorm',
       'CeleryTaskStalled', 'CeleryWorkerDown', 'CeleryWorkerTaskEventsDisabled',

@@ -100,9 +100,9 @@ describe('dashboards and alert rules against a real Prometheus scraping celery-p
     expect(await value(`celery_worker_up{hostname="${doomed.hostname}"}`)).toEqual([0]);
   });
 
-  it('loads all 17 rules and evaluates every one without error', async () => {
+  it('loads all 18 rules and evaluates every one without error', async () => {
     const rules = await prom.rules();
-    expect(rules.length).toBe(17);
+    expect(rules.length).toBe(18);
     for (const r of rules) expect(r.health, `${r.name}: ${r.lastError ?? ''}`).toBe('ok');
   });
 
