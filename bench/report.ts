@@ -3,7 +3,7 @@ import type { MemoryPoint } from './memory.js';
 import type { BrokerReport } from './suite.js';
 import { flatness } from './restarts.js';
 import { fmtCount, fmtRate } from './scenarios.js';
-import type { LadderResult } from './scenarios.js';
+import type { LadderResult, RateStep } from './scenarios.js';
 
 interface Row {
   readonly what: string;
@@ -39,6 +39,18 @@ const ROWS: readonly Row[] = [
       const top = t.steps.filter((s) => s.pass).sort((a, b) => b.target - a.target)[0];
       const atTop = top === undefined ? '' : `${top.cpuMsPer10k} ms at ${fmtRate(top.achieved)} (${fmtRate(capacity(top.cpuMsPer10k))}); `;
       return `${atTop}${t.cpuMsPer10k} ms`;
+    },
+  },
+  {
+    what: 'daemon event loop busy (celery_pulse_event_loop_busy_seconds_total) at the highest passing rate; at the first failing one',
+    target: () => '',
+    value: (r) => {
+      const t = r.throughput;
+      if (t === undefined) return undefined;
+      const busy = (s: RateStep | undefined): string => (s?.loopBusy === undefined ? '–' : `${s.loopBusy} at ${fmtRate(s.achieved)}`);
+      const top = t.steps.filter((s) => s.pass).sort((a, b) => b.target - a.target)[0];
+      const failed = t.steps.filter((s) => !s.pass && !s.generatorLimited).sort((a, b) => a.target - b.target)[0];
+      return `${busy(top)}; ${busy(failed)}`;
     },
   },
   {

@@ -59,6 +59,7 @@ export function mismatches(from: Mark, to: Mark, eventsOnly = false): string[] {
 }
 
 const SETTLE_FAMILIES = [EVENTS_FAMILY, 'celery_pulse_broker_up'];
+const LOOP_BUSY_FAMILY = 'celery_pulse_event_loop_busy_seconds_total';
 
 /**
  * Waits until the daemon has counted everything published (returns the time it took), or until its
@@ -113,6 +114,12 @@ export interface RateStep {
   readonly lost: number;
   readonly mismatches: string[];
   readonly cpuMsPer10k: number;
+  /**
+   * Share of the step's wall time (publishing and draining) the daemon's event loop was busy, from
+   * its own celery_pulse_event_loop_busy_seconds_total; undefined for the yardstick. Near 1 the
+   * daemon has no time to spare: the figure its saturation alert watches.
+   */
+  readonly loopBusy: number | undefined;
   /** The generator could not publish at the target rate: the step says nothing about the daemon. */
   readonly generatorLimited: boolean;
   readonly pass: boolean;
@@ -124,10 +131,15 @@ const MAX_DRAIN_MS = 1000;
 /** Publishes at `rate` for `seconds` and checks that every event was counted, promptly. */
 export async function rateStep(b: Bench, rate: number, seconds: number): Promise<RateStep> {
   const from = await mark(b);
+  // Read afresh: the mark's own counters can be a second old.
+  const busy0 = (await b.daemon.counters([LOOP_BUSY_FAMILY])).loopBusySeconds;
+  const t0 = performance.now();
   const cpu0 = b.daemon.cpuSeconds();
   const load: LoadResult = await runLoad(b.model, b.publisher, { rate, seconds });
   const drained = await settle(b, 10_000);
   const cpu1 = b.daemon.cpuSeconds();
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const busy1 = drained.mark.counters.loopBusySeconds;
   // Task counters can trail by the unknown-task grace: give them a moment before calling it a loss.
   let to = drained.mark;
   let diff = mismatches(from, to, b.eventsOnly);
@@ -147,12 +159,13 @@ export async function rateStep(b: Bench, rate: number, seconds: number): Promise
     lost,
     mismatches: diff,
     cpuMsPer10k: round(((cpu1 - cpu0) * 1000 * 10_000) / Math.max(load.events, 1), 1),
+    loopBusy: busy0 === undefined || busy1 === undefined ? undefined : round((busy1 - busy0) / wallSeconds, 2),
     generatorLimited,
     pass: diff.length === 0 && drained.caughtUp && drained.waitedMs <= MAX_DRAIN_MS,
   };
   b.say(
     `  ${fmtRate(rate)} target, ${fmtRate(step.achieved)} published: ${step.pass ? 'ok' : 'FAIL'}` +
-      ` (drain ${step.drainMs} ms, lost ${lost}, ${step.cpuMsPer10k} ms CPU/10k events${generatorLimited ? ', generator-limited' : ''})` +
+      ` (drain ${step.drainMs} ms, lost ${lost}, ${step.cpuMsPer10k} ms CPU/10k events${step.loopBusy === undefined ? '' : `, loop busy ${step.loopBusy}`}${generatorLimited ? ', generator-limited' : ''})` +
       (diff.length > 0 ? `\n    ${diff.slice(0, 4).join('\n    ')}` : ''),
   );
   return step;

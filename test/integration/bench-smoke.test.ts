@@ -39,6 +39,14 @@ describe('benchmark smoke run against a real redis-server', () => {
     expect(step.events).toBeGreaterThanOrEqual(15_000 * 0.97);
   });
 
+  it("reads the daemon's event loop busy share from its own counter: a share of the step, not zero", () => {
+    const step = report.throughput!.steps[0]!;
+    // 15k events cost well over 1 % of a 3 s step on any machine; more than the step's wall time
+    // would mean a unit error (Node reports milliseconds).
+    expect(step.loopBusy).toBeGreaterThanOrEqual(0.01);
+    expect(step.loopBusy).toBeLessThanOrEqual(1);
+  });
+
   it('keeps the task table at its cap through 200k distinct task ids, losing nothing', () => {
     const point = report.memory!.points[0]!;
     expect(point.tasks).toBeGreaterThanOrEqual(200_000);
