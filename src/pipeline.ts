@@ -93,7 +93,7 @@ export function createBrokerPipeline(config: Config, broker: BrokerConfig, sinks
         sinks.badInput.warn(`${broker.name}:${reason}`, { broker: broker.name, reason, detail }, 'skipped a message that is not a valid Celery event');
       },
     },
-    { maxFrameBytes: config.maxFrameBytes },
+    { maxFrameBytes: config.maxFrameBytes, skipMessage: filter === undefined ? undefined : (sender, routingKey) => filter.skipsMessage(sender, routingKey) },
   );
   return { decoder, state, filter, detectors, view, queues };
 }

@@ -106,7 +106,8 @@ export class AmqpEventSource implements EventSource {
       (msg: ConsumeMessage | null) => {
         // null: the broker cancelled the consumer (queue deleted); reconnect declares a new one.
         if (msg === null) return void (model !== undefined && this.lost(model, 'consumer cancelled by the broker'));
-        decoder.decodeBody(msg.content, msg.properties.contentType as string | undefined);
+        const headers = msg.properties.headers as Record<string, unknown> | undefined;
+        decoder.decodeAmqpMessage(msg.content, msg.properties.contentType as string | undefined, msg.fields.routingKey, headers?.['hostname']);
       },
       { noAck: true },
     );

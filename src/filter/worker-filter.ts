@@ -1,4 +1,5 @@
 import type { CeleryEvent, TaskEvent } from '../protocol/events.js';
+import { AgedMap } from './aged-map.js';
 import { compileHostnamePatterns } from './hostname-pattern.js';
 
 export interface WorkerFilterOptions {
@@ -31,9 +32,15 @@ const CLAIM_WAIT_SECONDS = 60;
  *
  * Pure: no I/O and no clock; `now` (epoch seconds) comes with every call.
  */
+// Celery publishes every event under a routing key made from its type ('task-sent' ->
+// 'task.sent'; a worker's buffered task events go as 'task.multi').
+const TASK_SENT_ROUTING_KEY = 'task.sent';
+
 export class WorkerFilter {
   /** Events sent by workers that are not selected. */
   otherWorker = 0;
+  /** Messages of workers that are not selected, dropped before decoding (see skipsMessage). */
+  otherWorkerMessages = 0;
   /** task-sent events forgotten because no selected worker took the task in time (or room ran out). */
   sentNotTaken = 0;
   private readonly selected: (hostname: string) => boolean;
@@ -41,9 +48,9 @@ export class WorkerFilter {
   private readonly maxHeldSent: number;
   private readonly heldSentTtl: number;
   /** task-sent by uuid, in arrival order (a Map keeps insertion order: the oldest come first). */
-  private readonly heldSent = new Map<string, { readonly event: TaskEvent; readonly at: number }>();
-  /** Tasks a selected worker took before their task-sent arrived, by uuid, with when. */
-  private readonly claimed = new Map<string, number>();
+  private readonly heldSent = new AgedMap<TaskEvent>();
+  /** Tasks a selected worker took before their task-sent arrived, by uuid: when, and which attempt. */
+  private readonly claimed = new AgedMap<{ readonly retries: number | undefined }>();
 
   constructor(options: WorkerFilterOptions, deliver: DeliverEvent) {
     this.selected = compileHostnamePatterns(options.patterns);
@@ -61,21 +68,27 @@ export class WorkerFilter {
       this.otherWorker++;
       return;
     }
-    if (event.type === 'task-received' || event.type === 'task-revoked') this.claim(event.uuid, now);
+    if (event.type === 'task-received' || event.type === 'task-revoked') this.claim(event, now);
     this.deliver(event, now);
+  }
+
+  /**
+   * True for a message that can only hold events of a worker that is not selected, so it need not
+   * be decoded: a worker publishes its own events under its node name (kombu's `hostname` header,
+   * the events' `hostname` in every captured frame), while task-sent comes from clients, and from
+   * workers' tasks, under other names, so a task.sent message is always decoded. A sidecar then
+   * spends on the other workers' events little more than reading them off the socket.
+   */
+  skipsMessage(sender: string, routingKey: string): boolean {
+    if (routingKey === TASK_SENT_ROUTING_KEY || this.selected(sender)) return false;
+    this.otherWorkerMessages++;
+    return true;
   }
 
   /** Forgets held task-sent events and claims past their time. */
   tick(now: number): void {
-    for (const [uuid, held] of this.heldSent) {
-      if (now - held.at < this.heldSentTtl) break;
-      this.heldSent.delete(uuid);
-      this.sentNotTaken++;
-    }
-    for (const [uuid, at] of this.claimed) {
-      if (now - at < CLAIM_WAIT_SECONDS) break;
-      this.claimed.delete(uuid);
-    }
+    this.sentNotTaken += this.heldSent.expire(now, this.heldSentTtl);
+    this.claimed.expire(now, CLAIM_WAIT_SECONDS);
   }
 
   get heldSentCount(): number {
@@ -83,35 +96,52 @@ export class WorkerFilter {
   }
 
   private sent(event: TaskEvent, now: number): void {
-    if (this.claimed.delete(event.uuid)) {
-      this.deliver(event, now);
-      return;
+    const claim = this.claimed.get(event.uuid);
+    if (claim !== undefined) {
+      if (sameAttempt(claim.retries, event.retries)) {
+        this.claimed.delete(event.uuid);
+        this.deliver(event, now);
+        return;
+      }
+      // The task-sent of an attempt before the one taken here, arriving late: that attempt went to
+      // another worker (its own would have been claimed with it), so this one is not ours.
+      if (isEarlier(event.retries, claim.retries)) return;
     }
     // A retry's task-sent replaces the held one of the same task: one task-sent per message taken.
-    this.heldSent.delete(event.uuid);
     // Arguments are not needed to count or label the task, and every sidecar holds every
     // task-sent of the broker for a while: keep the held copy small.
     const slim: TaskEvent = event.args === undefined && event.kwargs === undefined ? event : { ...event, args: undefined, kwargs: undefined };
-    this.heldSent.set(event.uuid, { event: slim, at: now });
-    if (this.heldSent.size > this.maxHeldSent) {
-      const oldest = this.heldSent.keys().next().value;
-      if (oldest !== undefined) this.heldSent.delete(oldest);
-      this.sentNotTaken++;
-    }
+    this.heldSent.set(event.uuid, slim, now);
+    if (this.heldSent.size > this.maxHeldSent && this.heldSent.dropOldest()) this.sentNotTaken++;
   }
 
-  private claim(uuid: string, now: number): void {
-    const held = this.heldSent.get(uuid);
+  /**
+   * A selected worker took the task (task-received) or dropped it on arrival (task-revoked): its
+   * task-sent is passed on now if held, else as soon as it arrives. Attempts are told apart by
+   * `retries` (a retry's task-sent and its task-received carry the same number): a worker that
+   * takes a retry may announce it before the retry's task-sent arrives, and the task-sent held
+   * then is the previous attempt's, which another worker took and its sidecar counts.
+   */
+  private claim(event: TaskEvent, now: number): void {
+    const held = this.heldSent.get(event.uuid);
     if (held !== undefined) {
-      this.heldSent.delete(uuid);
-      this.deliver(held.event, now);
-      return;
+      if (sameAttempt(held.retries, event.retries)) {
+        this.heldSent.delete(event.uuid);
+        this.deliver(held, now);
+        return;
+      }
+      if (isEarlier(held.retries, event.retries)) this.heldSent.delete(event.uuid);
     }
-    this.claimed.delete(uuid);
-    this.claimed.set(uuid, now);
-    if (this.claimed.size > this.maxHeldSent) {
-      const oldest = this.claimed.keys().next().value;
-      if (oldest !== undefined) this.claimed.delete(oldest);
-    }
+    this.claimed.set(event.uuid, { retries: event.retries }, now);
+    if (this.claimed.size > this.maxHeldSent) this.claimed.dropOldest();
   }
+}
+
+/** Whether a task-sent and a task-received are of one attempt; without both numbers, assumed so (task-revoked has none). */
+function sameAttempt(a: number | undefined, b: number | undefined): boolean {
+  return a === undefined || b === undefined || a === b;
+}
+
+function isEarlier(a: number | undefined, b: number | undefined): boolean {
+  return a !== undefined && b !== undefined && a < b;
 }

@@ -15,6 +15,11 @@ export interface DecoderSinks {
 export interface DecoderOptions {
   /** Frames larger than this are dropped unread (a 10 MB payload must not stall the loop). */
   readonly maxFrameBytes: number;
+  /**
+   * Sidecar mode: given the sender's node name and the routing key of a message that carries both
+   * outside its body (kombu's `hostname` header), true drops the message without decoding it.
+   */
+  readonly skipMessage?: ((sender: string, routingKey: string) => boolean) | undefined;
 }
 
 const JSON_TYPES = new Set(['application/json', 'application/x-json', 'text/json']);
@@ -67,6 +72,31 @@ const KOMBU_JSON_REST = new RegExp(
   'y',
 );
 
+// The same layout with Celery's own headers ({"hostname": …}, EventDispatcher.publish) and
+// delivery_info ({"exchange": …, "routing_key": …}), capturing the sender and the routing key:
+// what sidecar mode needs to drop another worker's message before decoding its body.
+const KOMBU_SENDER_REST = new RegExp(
+  `, "content-encoding": ${JSON_STRING}, "content-type": "application/json", "headers": \\{"hostname": (${JSON_STRING})\\}, ` +
+    `"properties": \\{"delivery_mode": ${JSON_NUMBER}, "delivery_info": \\{"exchange": ${JSON_STRING}, "routing_key": (${JSON_STRING})\\}, ` +
+    `"priority": ${JSON_NUMBER}, "body_encoding": "base64", "delivery_tag": ${JSON_STRING}\\}\\}$`,
+  'y',
+);
+
+/** A JSON string literal matched by JSON_STRING, as its value. */
+function jsonStringValue(literal: string): string {
+  return literal.includes('\\') ? (JSON.parse(literal) as string) : literal.slice(1, -1);
+}
+
+/**
+ * The sender (kombu's `hostname` header) and routing key of frame[from…] when it is the rest of a
+ * kombu JSON event envelope in exactly the layout Celery's event dispatcher gives it; else undefined.
+ */
+export function kombuSender(frame: string, from: number): { sender: string; routingKey: string } | undefined {
+  KOMBU_SENDER_REST.lastIndex = from;
+  const m = KOMBU_SENDER_REST.exec(frame);
+  return m === null ? undefined : { sender: jsonStringValue(m[1]!), routingKey: jsonStringValue(m[2]!) };
+}
+
 /** True when frame[from…] is the rest of a kombu JSON event envelope in exactly kombu's layout. */
 export function isKombuJsonRest(frame: string, from: number): boolean {
   KOMBU_JSON_REST.lastIndex = from;
@@ -85,12 +115,14 @@ export class EventDecoder {
   private readonly onEvent: DecoderSinks['onEvent'];
   private readonly onError: DecoderSinks['onError'];
   private readonly maxFrameBytes: number;
+  private readonly skipMessage: DecoderOptions['skipMessage'];
   private scratch = Buffer.allocUnsafe(64 * 1024);
 
   constructor(sinks: DecoderSinks, options: DecoderOptions) {
     this.onEvent = sinks.onEvent;
     this.onError = sinks.onError;
     this.maxFrameBytes = options.maxFrameBytes;
+    this.skipMessage = options.skipMessage;
   }
 
   /** One Redis pub/sub payload: a kombu JSON envelope. */
@@ -112,7 +144,15 @@ export class EventDecoder {
     // No scan for escapes in the body: a backslash is not base64, so a body holding one fails the
     // strict check below, and the frame goes to the whole-frame parse.
     if (end === -1 || frame.charCodeAt(end + 1) !== 44 /* , */) return false;
-    const contentType = isKombuJsonRest(frame, end + 1) ? 'application/json' : this.envelopeContentType(frame, end);
+    let contentType: string | undefined;
+    if (this.skipMessage !== undefined) {
+      const from = kombuSender(frame, end + 1);
+      if (from !== undefined) {
+        if (this.skipMessage(from.sender, from.routingKey)) return true;
+        contentType = 'application/json';
+      }
+    }
+    contentType ??= isKombuJsonRest(frame, end + 1) ? 'application/json' : this.envelopeContentType(frame, end);
     if (contentType === undefined) return false;
     const body = frame.slice(BODY_FIRST.length, end);
     const bytes = decodeBase64Into(this.scratchFor(body), body, true);
@@ -186,7 +226,16 @@ export class EventDecoder {
     return this.scratch;
   }
 
-  /** One AMQP message body, with the content type from its properties. */
+  /**
+   * One AMQP message: its body with the content type, routing key and `hostname` header from its
+   * properties (pyamqp puts kombu's headers in the message's application headers).
+   */
+  decodeAmqpMessage(payload: Buffer, contentType: string | undefined, routingKey: string, sender: unknown): void {
+    if (this.skipMessage !== undefined && typeof sender === 'string' && this.skipMessage(sender, routingKey)) return;
+    this.decodeBody(payload, contentType);
+  }
+
+  /** One message body, with its content type. */
   decodeBody(payload: Buffer | string, contentType: string | undefined): void {
     if (payload.length > this.maxFrameBytes) return this.onError('oversized', `body of ${payload.length} bytes`);
     const type = contentType ?? 'application/json';

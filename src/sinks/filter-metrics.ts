@@ -28,6 +28,16 @@ export function defineFilterMetrics(registry: Registry<OpenMetricsContentType>, 
       }
     },
   });
+  new Counter({
+    name: 'celery_pulse_messages_filtered_total',
+    help: 'Broker messages --only-worker dropped before decoding: other_worker (published by a worker not selected; their events count in no other series).',
+    labelNames: ['reason', ...b],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const w of watches) this.inc(withBroker(w, { reason: 'other_worker' }), w.filter.otherWorkerMessages);
+    },
+  });
   new Gauge({
     name: 'celery_pulse_held_task_sent',
     help: 'task-sent events held until a selected worker takes the task (--only-worker; bounded by --max-tracked-tasks and --task-ttl).',

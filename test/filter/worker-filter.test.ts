@@ -100,6 +100,41 @@ describe('WorkerFilter', () => {
     expect([a.filter.heldSentCount, b.filter.heldSentCount]).toEqual([1, 0]);
   });
 
+  it("gives a retry taken before its task-sent arrived that retry's task-sent, not the previous attempt's", () => {
+    // Celery publishes a task message before its task-sent event, so w2 can announce the retry
+    // first (seen on RabbitMQ). w2's filter still holds the first attempt's task-sent, which w1
+    // took: passing that one on would count the client's task-sent twice and the retry's never.
+    const a = setup(['w1@a']);
+    const b = setup(['w2@a']);
+    const stream = [
+      task('task-sent', 't1', 'gen1@client', { retries: 0 }),
+      task('task-received', 't1', 'w1@a', { retries: 0 }),
+      task('task-retried', 't1', 'w1@a'),
+      task('task-received', 't1', 'w2@a', { timestamp: 1002, retries: 1 }),
+      task('task-sent', 't1', 'gen7@a', { timestamp: 1001, retries: 1 }),
+      task('task-succeeded', 't1', 'w2@a', { timestamp: 1003 }),
+    ];
+    for (const e of stream) {
+      a.filter.apply(e, 1);
+      b.filter.apply(e, 1);
+    }
+    expect(a.events.filter((e) => e.type === 'task-sent').map((e) => e.hostname)).toEqual(['gen1@client']);
+    expect(b.events.filter((e) => e.type === 'task-sent').map((e) => e.hostname)).toEqual(['gen7@a']);
+    expect(b.out).toEqual(['task-received t1', 'task-sent t1', 'task-succeeded t1']);
+    expect([a.filter.heldSentCount, b.filter.heldSentCount]).toEqual([1, 0]);
+  });
+
+  it("drops a previous attempt's task-sent that arrives after a later attempt was taken", () => {
+    const b = setup(['w2@a']);
+    for (const e of [
+      task('task-received', 't1', 'w2@a', { timestamp: 1002, retries: 1 }),
+      task('task-sent', 't1', 'gen1@client', { retries: 0 }),
+      task('task-sent', 't1', 'gen7@a', { timestamp: 1001, retries: 1 }),
+    ]) b.filter.apply(e, 1);
+    expect(b.events.filter((e) => e.type === 'task-sent').map((e) => e.hostname)).toEqual(['gen7@a']);
+    expect([b.filter.heldSentCount, b.filter.sentNotTaken]).toEqual([0, 0]);
+  });
+
   it('releases the task-sent of a task the worker revoked on arrival, so it keeps its name', () => {
     const { filter, out } = setup(['w1@a']);
     filter.apply(task('task-sent', 't1', 'gen1@client'), 1);
