@@ -54,6 +54,17 @@ const ROWS: readonly Row[] = [
     },
   },
   {
+    what: 'sidecar mode (--only-worker, one worker of 40), highest rate with zero loss; CPU per 10k events of the whole stream and loop busy there',
+    target: () => '',
+    value: (r) => {
+      const sc = r.sidecar;
+      if (sc === undefined) return undefined;
+      const top = sc.steps.filter((s) => s.pass).sort((a, b) => b.target - a.target)[0];
+      const floor = sc.generatorLimited ? ' (generator-limited: at least)' : '';
+      return top === undefined ? 'none passed' : `${fmtRate(sc.maxSustained)}${floor}; ${top.cpuMsPer10k} ms, busy ${top.loopBusy ?? '–'}`;
+    },
+  },
+  {
     what: 'bare decoding subscriber, highest sustained rate with zero loss (daemon ÷ bare)',
     target: () => '',
     value: (r) =>

@@ -13,11 +13,13 @@ import type { MemoryPoint, SoakResult } from './memory.js';
 import type { Bench, LadderResult, RateStep, LagResult, ScrapeResult } from './scenarios.js';
 import { describeRestarts, restartSoak } from './restarts.js';
 import type { RestartsResult } from './restarts.js';
+import { SIDECAR_WORKER, sidecarLadder } from './sidecar.js';
+import type { SidecarResult } from './sidecar.js';
 import { TrafficModel } from './traffic.js';
 import type { TrafficOptions } from './traffic.js';
 
-export type Phase = 'baseline' | 'throughput' | 'lag' | 'scrape' | 'memory' | 'soak' | 'restarts';
-export const PHASES: readonly Phase[] = ['baseline', 'throughput', 'lag', 'scrape', 'memory', 'soak', 'restarts'];
+export type Phase = 'baseline' | 'throughput' | 'lag' | 'sidecar' | 'scrape' | 'memory' | 'soak' | 'restarts';
+export const PHASES: readonly Phase[] = ['baseline', 'throughput', 'lag', 'sidecar', 'scrape', 'memory', 'soak', 'restarts'];
 
 export interface SuiteOptions {
   readonly phases: readonly Phase[];
@@ -59,6 +61,8 @@ export interface BrokerReport {
   memory?: { maxTrackedTasks: number; rate: number; points: MemoryPoint[] };
   soak?: SoakResult;
   restarts?: RestartsResult;
+  /** Sidecar mode (--only-worker) on the whole stream: its own ladder. */
+  sidecar?: SidecarResult;
   errors: string[];
 }
 
@@ -73,6 +77,7 @@ export async function benchBroker(kind: BrokerKind, o: SuiteOptions): Promise<Br
     const want = new Set(o.phases);
     if (want.has('baseline')) await baseline(broker, o, report);
     if (want.has('throughput') || want.has('lag')) await throughputAndLag(broker, o, report, want);
+    if (want.has('sidecar')) await sidecarPhase(broker, o, report);
     if (want.has('scrape')) await scrapePhase(broker, o, report);
     if (want.has('memory') || want.has('soak')) await memoryAndSoak(broker, o, report, want);
     if (want.has('restarts')) await restartsPhase(broker, o, report);
@@ -139,6 +144,13 @@ async function throughputAndLag(broker: BrokerUnderTest, o: SuiteOptions, report
       report.lag = lag;
       o.say(`  p50 ${lag.p50Ms} ms, p99 ${lag.p99Ms} ms, max ${lag.maxMs} ms over ${lag.samples} samples, lost ${lag.lost}`);
     }
+  });
+}
+
+async function sidecarPhase(broker: BrokerUnderTest, o: SuiteOptions, report: BrokerReport): Promise<void> {
+  await withDaemon(broker, o, ['--only-worker', SIDECAR_WORKER], async (daemon, publisher) => {
+    o.say(`${broker.kind}: sidecar mode, --only-worker ${SIDECAR_WORKER} (one worker of 40) on the whole stream (${o.stepSeconds} s per step)`);
+    report.sidecar = await sidecarLadder(daemon, publisher, new TrafficModel({ idPrefix: idPrefix() }), o.rates, o.stepSeconds, o.say);
   });
 }
 
