@@ -11,7 +11,7 @@ describe('benchmark smoke run against a real redis-server', () => {
 
   beforeAll(async () => {
     report = await benchBroker('redis', {
-      phases: ['throughput', 'memory'],
+      phases: ['throughput', 'sidecar', 'memory'],
       // One low rate: the check is zero loss, which must hold on any machine at this rate.
       rates: [5_000],
       stepSeconds: 3,
@@ -45,6 +45,12 @@ describe('benchmark smoke run against a real redis-server', () => {
     // would mean a unit error (Node reports milliseconds).
     expect(step.loopBusy).toBeGreaterThanOrEqual(0.01);
     expect(step.loopBusy).toBeLessThanOrEqual(1);
+  });
+
+  it('in sidecar mode decodes exactly its worker\'s events and every task-sent, and drops exactly the other workers\' messages', () => {
+    const step = report.sidecar!.steps[0]!;
+    expect({ pass: step.pass, mismatches: step.mismatches }).toEqual({ pass: true, mismatches: [] });
+    expect(step.events).toBeGreaterThanOrEqual(15_000 * 0.97);
   });
 
   it('keeps the task table at its cap through 200k distinct task ids, losing nothing', () => {
