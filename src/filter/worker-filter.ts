@@ -19,6 +19,10 @@ export type DeliverEvent = (event: CeleryEvent, now: number) => void;
 // moments or not at all.
 const CLAIM_WAIT_SECONDS = 60;
 
+// Celery publishes every event under a routing key made from its type ('task-sent' ->
+// 'task.sent'; a worker's buffered task events go as 'task.multi').
+const TASK_SENT_ROUTING_KEY = 'task.sent';
+
 /**
  * Sidecar mode: passes on only the events of the selected workers, so that several celery-pulse
  * instances on one broker, one per worker, together count every event exactly once.
@@ -32,10 +36,6 @@ const CLAIM_WAIT_SECONDS = 60;
  *
  * Pure: no I/O and no clock; `now` (epoch seconds) comes with every call.
  */
-// Celery publishes every event under a routing key made from its type ('task-sent' ->
-// 'task.sent'; a worker's buffered task events go as 'task.multi').
-const TASK_SENT_ROUTING_KEY = 'task.sent';
-
 export class WorkerFilter {
   /** Events sent by workers that are not selected. */
   otherWorker = 0;
@@ -47,7 +47,7 @@ export class WorkerFilter {
   private readonly deliver: DeliverEvent;
   private readonly maxHeldSent: number;
   private readonly heldSentTtl: number;
-  /** task-sent by uuid, in arrival order (a Map keeps insertion order: the oldest come first). */
+  /** task-sent by uuid, oldest first (a retry's replaces the one before it). */
   private readonly heldSent = new AgedMap<TaskEvent>();
   /** Tasks a selected worker took before their task-sent arrived, by uuid: when, and which attempt. */
   private readonly claimed = new AgedMap<{ readonly retries: number | undefined }>();
