@@ -164,12 +164,14 @@ export const overview = dashboard({
     }),
     timeseries({
       title: 'Event loop busy',
-      description: 'Share of the time celery-pulse was busy handling events, scrapes and timers on its one thread (1 = a whole core). Near 1 it falls behind and the broker drops events: CeleryPulseSaturated fires above 0.8.',
+      description: "Share of one core celery-pulse's event loop spent handling events, scrapes and timers, and its process's CPU (which adds V8's garbage-collector threads). It counts events on one core: near 1 it falls behind and the broker drops events. CeleryPulseSaturated fires when either stays above 0.8.",
       unit: 'percentunit',
       width: 6,
       min: 0,
-      max: 1,
-      targets: [{ expr: rate('celery_pulse_event_loop_busy_seconds_total', scope, ['instance']), legend: '{{instance}}' }],
+      targets: [
+        { expr: rate('celery_pulse_event_loop_busy_seconds_total', scope, ['instance']), legend: 'event loop {{instance}}' },
+        { expr: rate('process_cpu_seconds_total', scope, ['instance']), legend: 'process {{instance}}' },
+      ],
     }),
   ],
 });
