@@ -65,21 +65,24 @@ const JSON_STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*
 const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.source;
 const JSON_SCALAR = `(?:${JSON_STRING}|${JSON_NUMBER}|null|true|false)`;
 const FLAT_OBJECT = `\\{(?:${JSON_STRING}: ${JSON_SCALAR}(?:, ${JSON_STRING}: ${JSON_SCALAR})*)?\\}`;
-const KOMBU_JSON_REST = new RegExp(
-  `, "content-encoding": ${JSON_STRING}, "content-type": "application/json", "headers": ${FLAT_OBJECT}, ` +
-    `"properties": \\{"delivery_mode": ${JSON_NUMBER}, "delivery_info": ${FLAT_OBJECT}, "priority": ${JSON_NUMBER}, ` +
-    `"body_encoding": "base64", "delivery_tag": ${JSON_STRING}\\}\\}$`,
-  'y',
-);
 
-// The same layout with Celery's own headers ({"hostname": …}, EventDispatcher.publish) and
-// delivery_info ({"exchange": …, "routing_key": …}), capturing the sender and the routing key:
-// what sidecar mode needs to drop another worker's message before decoding its body.
-const KOMBU_SENDER_REST = new RegExp(
-  `, "content-encoding": ${JSON_STRING}, "content-type": "application/json", "headers": \\{"hostname": (${JSON_STRING})\\}, ` +
-    `"properties": \\{"delivery_mode": ${JSON_NUMBER}, "delivery_info": \\{"exchange": ${JSON_STRING}, "routing_key": (${JSON_STRING})\\}, ` +
-    `"priority": ${JSON_NUMBER}, "body_encoding": "base64", "delivery_tag": ${JSON_STRING}\\}\\}$`,
-  'y',
+/** kombu's envelope after the body, with `headers` and `delivery_info` as given (pattern sources). */
+function kombuJsonRest(headers: string, deliveryInfo: string): RegExp {
+  return new RegExp(
+    `, "content-encoding": ${JSON_STRING}, "content-type": "application/json", "headers": ${headers}, ` +
+      `"properties": \\{"delivery_mode": ${JSON_NUMBER}, "delivery_info": ${deliveryInfo}, "priority": ${JSON_NUMBER}, ` +
+      `"body_encoding": "base64", "delivery_tag": ${JSON_STRING}\\}\\}$`,
+    'y',
+  );
+}
+const KOMBU_JSON_REST = kombuJsonRest(FLAT_OBJECT, FLAT_OBJECT);
+
+// The same with Celery's own headers ({"hostname": …}, EventDispatcher.publish) and delivery_info
+// ({"exchange": …, "routing_key": …}), capturing the sender and the routing key: what sidecar mode
+// needs to drop another worker's message before decoding its body.
+const KOMBU_SENDER_REST = kombuJsonRest(
+  `\\{"hostname": (${JSON_STRING})\\}`,
+  `\\{"exchange": ${JSON_STRING}, "routing_key": (${JSON_STRING})\\}`,
 );
 
 /** A JSON string literal matched by JSON_STRING, as its value. */
