@@ -8,8 +8,8 @@ interface Entry<V> {
 }
 
 /**
- * A map whose entries leave oldest first: by age (`expire`) or, past a size cap, by `dropOldest`.
- * Setting a key again makes it the newest.
+ * A map of at most `maxSize` entries that leave oldest first: by age (`expire`), or one for each
+ * entry added beyond the cap. Setting a key again makes it the newest.
  *
  * Not a Map's insertion order: V8 leaves a deleted Map entry as a hole until the next rehash, and
  * finding the oldest with `keys().next()` skips every hole at the front. A sidecar holds each
@@ -20,6 +20,8 @@ export class AgedMap<V> {
   private readonly entries = new Map<string, Entry<V>>();
   private readonly order = new OrderQueue<Entry<V>>({ next: 0 });
 
+  constructor(private readonly maxSize: number) {}
+
   get size(): number {
     return this.entries.size;
   }
@@ -28,12 +30,13 @@ export class AgedMap<V> {
     return this.entries.get(key)?.value;
   }
 
-  /** Adds or replaces `key`, which becomes the newest entry, added at `at`. */
-  set(key: string, value: V, at: number): void {
+  /** Adds or replaces `key`, which becomes the newest entry, added at `at`; true when that dropped the oldest. */
+  set(key: string, value: V, at: number): boolean {
     this.delete(key);
     const entry: Entry<V> = { key, value, at, orderStamp: -1 };
     this.entries.set(key, entry);
     this.order.push(entry);
+    return this.entries.size > this.maxSize && this.dropOldest();
   }
 
   /** True when `key` was there. */
@@ -45,8 +48,7 @@ export class AgedMap<V> {
     return true;
   }
 
-  /** Removes the oldest entry; false when empty. */
-  dropOldest(): boolean {
+  private dropOldest(): boolean {
     const entry = this.order.shift();
     if (entry === undefined) return false;
     this.entries.delete(entry.key);

@@ -45,18 +45,18 @@ export class WorkerFilter {
   sentNotTaken = 0;
   private readonly selected: (hostname: string) => boolean;
   private readonly deliver: DeliverEvent;
-  private readonly maxHeldSent: number;
   private readonly heldSentTtl: number;
   /** task-sent by uuid, oldest first (a retry's replaces the one before it). */
-  private readonly heldSent = new AgedMap<TaskEvent>();
+  private readonly heldSent: AgedMap<TaskEvent>;
   /** Tasks a selected worker took before their task-sent arrived, by uuid: when, and which attempt. */
-  private readonly claimed = new AgedMap<{ readonly retries: number | undefined }>();
+  private readonly claimed: AgedMap<{ readonly retries: number | undefined }>;
 
   constructor(options: WorkerFilterOptions, deliver: DeliverEvent) {
     this.selected = compileHostnamePatterns(options.patterns);
     this.deliver = deliver;
-    this.maxHeldSent = options.maxHeldSent;
     this.heldSentTtl = options.heldSentTtl;
+    this.heldSent = new AgedMap(options.maxHeldSent);
+    this.claimed = new AgedMap(options.maxHeldSent);
   }
 
   apply(event: CeleryEvent, now: number): void {
@@ -111,8 +111,7 @@ export class WorkerFilter {
     // Arguments are not needed to count or label the task, and every sidecar holds every
     // task-sent of the broker for a while: keep the held copy small.
     const slim: TaskEvent = event.args === undefined && event.kwargs === undefined ? event : { ...event, args: undefined, kwargs: undefined };
-    this.heldSent.set(event.uuid, slim, now);
-    if (this.heldSent.size > this.maxHeldSent && this.heldSent.dropOldest()) this.sentNotTaken++;
+    if (this.heldSent.set(event.uuid, slim, now)) this.sentNotTaken++;
   }
 
   /**
@@ -133,7 +132,6 @@ export class WorkerFilter {
       if (isEarlier(held.retries, event.retries)) this.heldSent.delete(event.uuid);
     }
     this.claimed.set(event.uuid, { retries: event.retries }, now);
-    if (this.claimed.size > this.maxHeldSent) this.claimed.dropOldest();
   }
 }
 
