@@ -24,6 +24,8 @@ export interface DaemonCounters {
   readonly trackedTasks: number;
   /** Sample lines in the exposition (series). */
   readonly series: number;
+  /** celery_pulse_messages_filtered_total, every reason: messages sidecar mode dropped undecoded. */
+  readonly messagesFiltered: number;
   /** celery_pulse_event_loop_busy_seconds_total; undefined for a subscriber without it (the yardstick). */
   readonly loopBusySeconds: number | undefined;
 }
@@ -44,6 +46,7 @@ export function parseCounters(text: string): DaemonCounters {
   let reconnects = 0;
   let trackedTasks = 0;
   let series = 0;
+  let messagesFiltered = 0;
   let loopBusySeconds: number | undefined;
   for (const line of text.split('\n')) {
     if (line === '' || line.charCodeAt(0) === 35 /* # */) continue;
@@ -62,9 +65,10 @@ export function parseCounters(text: string): DaemonCounters {
     else if (line.startsWith('celery_pulse_broker_up')) brokerUp += value;
     else if (line.startsWith('celery_pulse_broker_reconnects_total')) reconnects += value;
     else if (line.startsWith('celery_pulse_tracked_tasks')) trackedTasks += value;
+    else if (line.startsWith('celery_pulse_messages_filtered_total')) messagesFiltered += value;
     else if (line.startsWith('celery_pulse_event_loop_busy_seconds_total')) loopBusySeconds = value;
   }
-  return { byType, events, tasks, decodeErrors, duplicates, brokerUp, reconnects, trackedTasks, series, loopBusySeconds };
+  return { byType, events, tasks, decodeErrors, duplicates, brokerUp, reconnects, trackedTasks, series, messagesFiltered, loopBusySeconds };
 }
 
 export class DaemonUnderTest {

@@ -13,6 +13,11 @@ interface Row {
   readonly met?: (r: BrokerReport) => boolean | undefined;
 }
 
+/** The passing step with the highest target rate. */
+function highestPassing<S extends { readonly pass: boolean; readonly target: number }>(steps: readonly S[]): S | undefined {
+  return steps.filter((s) => s.pass).sort((a, b) => b.target - a.target)[0];
+}
+
 /** Says when a ladder's figure is a floor: the generator ran out, or every rate passed. */
 function atLeast(l: LadderResult): string {
   if (l.generatorLimited) return ' (generator-limited: at least)';
@@ -36,7 +41,7 @@ const ROWS: readonly Row[] = [
     value: (r) => {
       const t = r.throughput;
       if (t === undefined) return undefined;
-      const top = t.steps.filter((s) => s.pass).sort((a, b) => b.target - a.target)[0];
+      const top = highestPassing(t.steps);
       const atTop = top === undefined ? '' : `${top.cpuMsPer10k} ms at ${fmtRate(top.achieved)} (${fmtRate(capacity(top.cpuMsPer10k))}); `;
       return `${atTop}${t.cpuMsPer10k} ms`;
     },
@@ -48,7 +53,7 @@ const ROWS: readonly Row[] = [
       const t = r.throughput;
       if (t === undefined) return undefined;
       const busy = (s: RateStep | undefined): string => (s?.loopBusy === undefined ? '–' : `${s.loopBusy} at ${fmtRate(s.achieved)}`);
-      const top = t.steps.filter((s) => s.pass).sort((a, b) => b.target - a.target)[0];
+      const top = highestPassing(t.steps);
       const failed = t.steps.filter((s) => !s.pass && !s.generatorLimited).sort((a, b) => a.target - b.target)[0];
       return `${busy(top)}; ${busy(failed)}`;
     },
@@ -59,7 +64,7 @@ const ROWS: readonly Row[] = [
     value: (r) => {
       const sc = r.sidecar;
       if (sc === undefined) return undefined;
-      const top = sc.steps.filter((s) => s.pass).sort((a, b) => b.target - a.target)[0];
+      const top = highestPassing(sc.steps);
       const floor = sc.generatorLimited ? ' (generator-limited: at least)' : '';
       return top === undefined ? 'none passed' : `${fmtRate(sc.maxSustained)}${floor}; ${top.cpuMsPer10k} ms, busy ${top.loopBusy ?? '–'}`;
     },

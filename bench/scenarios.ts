@@ -62,30 +62,50 @@ const SETTLE_FAMILIES = [EVENTS_FAMILY, 'celery_pulse_broker_up'];
 const LOOP_BUSY_FAMILY = 'celery_pulse_event_loop_busy_seconds_total';
 
 /**
+ * Polls `read` every 25 ms until `done` says the daemon has counted everything published, or until
+ * what it has counted (`progress`) has not moved for `stallMs` (then the rest is lost) or
+ * `timeoutMs` has passed.
+ */
+export async function pollCounted<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  progress: (value: T) => string,
+  timeoutMs: number,
+  stallMs: number,
+): Promise<{ value: T; waitedMs: number; caughtUp: boolean }> {
+  const t0 = performance.now();
+  let last: string | undefined;
+  let lastChange = t0;
+  for (;;) {
+    const value = await read();
+    const now = performance.now();
+    if (done(value)) return { value, waitedMs: now - t0, caughtUp: true };
+    const moved = progress(value);
+    if (moved !== last) {
+      last = moved;
+      lastChange = now;
+    }
+    if (now - t0 > timeoutMs || now - lastChange > stallMs) return { value, waitedMs: now - t0, caughtUp: false };
+    await delay(25);
+  }
+}
+
+/**
  * Waits until the daemon has counted everything published (returns the time it took), or until its
  * counters stop moving for a while (then the rest is lost). Task counters may trail the event
  * counter by the unknown-task grace, so they are waited for too.
  */
 export async function settle(b: Bench, timeoutMs: number): Promise<{ mark: Mark; waitedMs: number; caughtUp: boolean }> {
-  const t0 = performance.now();
-  let last = -1;
-  let lastChange = t0;
-  for (;;) {
-    // Polled with the two families it needs: a full scrape every 25 ms took a good share of the
-    // daemon's CPU while it drained a backlog, slowing the very drain being timed.
-    const counters = await b.daemon.counters(SETTLE_FAMILIES);
-    const tally = b.model.tally.snapshot();
-    const now = performance.now();
-    if (counters.events === tally.events && counters.brokerUp >= 1) {
-      return { mark: { counters: await b.daemon.counters(), tally }, waitedMs: now - t0, caughtUp: true };
-    }
-    if (counters.events !== last) {
-      last = counters.events;
-      lastChange = now;
-    }
-    if (now - t0 > timeoutMs || now - lastChange > 3000) return { mark: { counters: await b.daemon.counters(), tally }, waitedMs: now - t0, caughtUp: false };
-    await delay(25);
-  }
+  // Polled with the two families it needs: a full scrape every 25 ms took a good share of the
+  // daemon's CPU while it drained a backlog, slowing the very drain being timed.
+  const r = await pollCounted(
+    async () => ({ counters: await b.daemon.counters(SETTLE_FAMILIES), tally: b.model.tally.snapshot() }),
+    ({ counters, tally }) => counters.events === tally.events && counters.brokerUp >= 1,
+    ({ counters }) => String(counters.events),
+    timeoutMs,
+    3000,
+  );
+  return { mark: { counters: await b.daemon.counters(), tally: r.value.tally }, waitedMs: r.waitedMs, caughtUp: r.caughtUp };
 }
 
 /**

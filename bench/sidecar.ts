@@ -5,11 +5,10 @@
 // workers' messages published, the events it decoded exactly its worker's events and every
 // task-sent, and its connection never dropped.
 import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
-import type { DaemonUnderTest } from './daemon.js';
+import type { DaemonCounters, DaemonUnderTest } from './daemon.js';
 import { runLoad } from './load.js';
 import type { Publisher } from './publishers.js';
-import { fmtRate, round } from './scenarios.js';
+import { fmtRate, pollCounted, round } from './scenarios.js';
 import type { Frame, TrafficModel } from './traffic.js';
 
 /** The worker the sidecar watches: the first of the traffic model's 40. */
@@ -64,28 +63,12 @@ function tallying(publisher: Publisher, tally: SidecarTally): Publisher {
   };
 }
 
-interface SidecarCounters {
-  readonly decoded: number;
-  readonly dropped: number;
-  readonly reconnects: number;
-  readonly busy: number | undefined;
-}
-
-async function read(daemon: DaemonUnderTest): Promise<SidecarCounters> {
-  const text = await daemon.scrape(['celery_pulse_events_received_total', 'celery_pulse_messages_filtered_total', 'celery_pulse_broker_reconnects_total', 'celery_pulse_event_loop_busy_seconds_total']);
-  let decoded = 0;
-  let dropped = 0;
-  let reconnects = 0;
-  let busy: number | undefined;
-  for (const line of text.split('\n')) {
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (line.startsWith('celery_pulse_events_received_total')) decoded += value;
-    else if (line.startsWith('celery_pulse_messages_filtered_total')) dropped += value;
-    else if (line.startsWith('celery_pulse_broker_reconnects_total')) reconnects += value;
-    else if (line.startsWith('celery_pulse_event_loop_busy_seconds_total')) busy = value;
-  }
-  return { decoded, dropped, reconnects, busy };
-}
+const SIDECAR_FAMILIES = [
+  'celery_pulse_events_received_total',
+  'celery_pulse_messages_filtered_total',
+  'celery_pulse_broker_reconnects_total',
+  'celery_pulse_event_loop_busy_seconds_total',
+];
 
 /** Steps up `rates` until a step loses something; `model` must be fresh (its tally starts at 0). */
 export async function sidecarLadder(
@@ -112,16 +95,16 @@ export async function sidecarLadder(
     const cpu1 = daemon.cpuSeconds();
     const wall = (performance.now() - t0) / 1000;
     const mismatches: string[] = [];
-    if (after.counters.decoded !== tally.mine) mismatches.push(`decoded ${after.counters.decoded} events, its worker's and task-sent: ${tally.mine}`);
-    if (after.counters.dropped !== tally.others) mismatches.push(`dropped ${after.counters.dropped} messages undecoded, other workers': ${tally.others}`);
-    if (after.counters.reconnects !== before.counters.reconnects) mismatches.push(`reconnected ${after.counters.reconnects - before.counters.reconnects} times`);
+    if (after.events !== tally.mine) mismatches.push(`decoded ${after.events} events, its worker's and task-sent: ${tally.mine}`);
+    if (after.messagesFiltered !== tally.others) mismatches.push(`dropped ${after.messagesFiltered} messages undecoded, other workers': ${tally.others}`);
+    if (after.reconnects !== before.reconnects) mismatches.push(`reconnected ${after.reconnects - before.reconnects} times`);
     const events = model.tally.events - events0;
     const step: SidecarStep = {
       target: rate,
       achieved: Math.round(load.rate),
       events,
       cpuMsPer10k: round(((cpu1 - cpu0) * 1000 * 10_000) / Math.max(events, 1), 1),
-      loopBusy: before.counters.busy === undefined || after.counters.busy === undefined ? undefined : round((after.counters.busy - before.counters.busy) / wall, 2),
+      loopBusy: before.loopBusySeconds === undefined || after.loopBusySeconds === undefined ? undefined : round((after.loopBusySeconds - before.loopBusySeconds) / wall, 2),
       mismatches,
       generatorLimited: load.rate < rate * 0.97,
       pass: mismatches.length === 0,
@@ -142,19 +125,13 @@ export async function sidecarLadder(
 }
 
 /** Waits until the sidecar has accounted for every message published, or its counters stop moving. */
-async function settle(daemon: DaemonUnderTest, tally: SidecarTally, timeoutMs: number): Promise<{ counters: SidecarCounters }> {
-  const t0 = performance.now();
-  let last = '';
-  let lastChange = t0;
-  for (;;) {
-    const counters = await read(daemon);
-    if (counters.decoded === tally.mine && counters.dropped === tally.others) return { counters };
-    const now = performance.now();
-    const key = `${counters.decoded}/${counters.dropped}`;
-    if (key !== last) {
-      last = key;
-      lastChange = now;
-    } else if (now - lastChange > 2000 || now - t0 > timeoutMs) return { counters };
-    await delay(25);
-  }
+async function settle(daemon: DaemonUnderTest, tally: SidecarTally, timeoutMs: number): Promise<DaemonCounters> {
+  const r = await pollCounted(
+    () => daemon.counters(SIDECAR_FAMILIES),
+    (c) => c.events === tally.mine && c.messagesFiltered === tally.others,
+    (c) => `${c.events}/${c.messagesFiltered}`,
+    timeoutMs,
+    2000,
+  );
+  return r.value;
 }
