@@ -99,7 +99,7 @@ export function render(overrides: Record<string, string> = {}): Record<string, s
     kind: 'PrometheusRule',
     metadata: {
       name: 'celery-pulse',
-      labels: { 'app.kubernetes.io/name': 'celery-pulse', 'app.kubernetes.io/component': 'alert-rules' },
+      labels: { 'app.kubernetes.io/name': 'celery-pulse', 'app.kubernetes.io/part-of': 'celery-pulse', 'app.kubernetes.io/component': 'alert-rules' },
     },
     spec: { groups },
   };
