@@ -6,6 +6,9 @@
 DEBIAN_PACKAGES="redis-server rabbitmq-server python3-celery python3-redis python3-msgpack prometheus prometheus-alertmanager busybox openssl procps"
 # Some images ship kubectl from a `kubectl` package that conflicts with kubernetes-client.
 command -v kubectl >/dev/null 2>&1 || DEBIAN_PACKAGES="$DEBIAN_PACKAGES kubernetes-client"
+# deploy/compose is checked with `docker compose config`, or Debian's docker-compose where the
+# Docker client has no compose plugin (neither needs an engine for that).
+docker compose version >/dev/null 2>&1 || DEBIAN_PACKAGES="$DEBIAN_PACKAGES docker-compose"
 
 missing_debian_packages() {
   local missing=""
