@@ -1,9 +1,9 @@
 // Lint of the Grafana dashboards in dashboards/: in sync with their TypeScript source, and following
-// the ecosystem's conventions (datasource variable, namespace/job variables on every selector,
+// the ecosystem's conventions (datasource variable, cluster/namespace/job variables on every selector,
 // $__rate_interval, units and descriptions everywhere, stable uids), with every query valid PromQL
 // (promtool) over metrics the README documents.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +22,26 @@ describe('dashboards', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'dashboards', 'src', 'build.ts'), '--check'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+
+  it('render with the cluster selector shown for several clusters (--multi-cluster), nothing else changed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pulse-dashboards-'));
+    try {
+      const r = spawnSync(process.execPath, [join(ROOT, 'dashboards', 'src', 'build.ts'), '--multi-cluster', '--out-dir', dir], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      for (const d of dashboards) {
+        const multi = JSON.parse(readFileSync(join(dir, d.file), 'utf8')) as typeof d.json;
+        const cluster = multi.templating.list.find((v) => v.name === 'cluster') as { hide?: number };
+        expect(cluster.hide, d.file).toBe(0);
+        cluster.hide = 2;
+        expect(multi, d.file).toEqual(d.json);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const bad = spawnSync(process.execPath, [join(ROOT, 'dashboards', 'src', 'build.ts'), '--multicluster'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('have stable uids equal to their file names, titles, descriptions and the celery-pulse tag', () => {
