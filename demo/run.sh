@@ -4,6 +4,8 @@
 # a Prometheus scraping it with the shipped rules (alerts/celery-pulse.rules.yaml, unchanged) and
 # an Alertmanager receiving its alerts, all on loopback (Debian's prometheus and
 # prometheus-alertmanager). Runs until Ctrl-C and stops everything it started.
+# Ports: DEMO_REDIS_PORT (16379), DEMO_LISTEN_ADDRESS (127.0.0.1:9808), DEMO_PROMETHEUS_PORT (9090),
+# DEMO_ALERTMANAGER_PORT (9093).
 # test/integration/demo.test.ts runs this script (on free ports, DEMO_BUILD=0 as the suite has
 # built already) and waits for an alert in Alertmanager.
 set -euo pipefail
