@@ -1,7 +1,14 @@
 # Sourced by .ci/run and demo/run.sh: the Debian packages the tests and the demo run for real.
 # redis-server, rabbitmq-server: the brokers; python3-celery (+redis, msgpack): real workers;
-# prometheus: promtool and a real Prometheus for the rules and dashboard tests.
-DEBIAN_PACKAGES="redis-server rabbitmq-server python3-celery python3-redis python3-msgpack prometheus openssl procps"
+# prometheus, prometheus-alertmanager: promtool, a real Prometheus and Alertmanager for the rules,
+# dashboard and demo tests; busybox: the npm bin is run with BusyBox's tools only; kubectl (from
+# Debian's kubernetes-client) renders the kustomize overlays.
+DEBIAN_PACKAGES="redis-server rabbitmq-server python3-celery python3-redis python3-msgpack prometheus prometheus-alertmanager busybox openssl procps"
+# Some images ship kubectl from a `kubectl` package that conflicts with kubernetes-client.
+command -v kubectl >/dev/null 2>&1 || DEBIAN_PACKAGES="$DEBIAN_PACKAGES kubernetes-client"
+# deploy/compose is checked with `docker compose config`, or Debian's docker-compose where the
+# Docker client has no compose plugin (neither needs an engine for that).
+docker compose version >/dev/null 2>&1 || DEBIAN_PACKAGES="$DEBIAN_PACKAGES docker-compose"
 
 missing_debian_packages() {
   local missing=""

@@ -1,4 +1,3 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4
 import { configSecrets } from './config/broker-settings.js';
 import { loadConfig } from './config/config.js';
 import { helpText } from './config/flags.js';

@@ -49,6 +49,35 @@ export function loadSource(): Source {
   return parse(readFileSync(SOURCE, 'utf8')) as Source;
 }
 
+/**
+ * The dashboard each group's alerts link to (its `dashboard_url`), and the labels that fill its
+ * variables. A label the alert does not carry adds no variable (`{{ with }}`), so the dashboard
+ * keeps its "All" instead of filtering on an empty value. Groups not listed link to the overview.
+ */
+const GROUP_DASHBOARDS: Record<string, { readonly uid: string; readonly variables: readonly string[] }> = {
+  'celery-pulse.tasks': { uid: 'celery-pulse-task', variables: ['cluster', 'namespace', 'job', 'queue_name', 'name'] },
+  'celery-pulse.queues': { uid: 'celery-pulse-queues', variables: ['cluster', 'namespace', 'job', 'queue_name'] },
+  'celery-pulse.workers': { uid: 'celery-pulse-workers', variables: ['cluster', 'namespace', 'job', 'hostname'] },
+};
+const OVERVIEW = { uid: 'celery-pulse-overview', variables: ['cluster', 'namespace', 'job'] };
+
+interface Rule {
+  readonly alert?: string;
+  annotations?: Record<string, string>;
+}
+
+/** Adds a `dashboard_url` annotation, after runbook_url, to every alert that has none. */
+function linkDashboards(groups: unknown[], grafanaUrl: string): void {
+  for (const group of groups as { name: string; rules: Rule[] }[]) {
+    const board = GROUP_DASHBOARDS[group.name] ?? OVERVIEW;
+    const vars = board.variables.map((v) => `{{ with $labels.${v} }}&var-${v}={{ . | urlquery }}{{ end }}`).join('');
+    for (const rule of group.rules) {
+      if (rule.alert === undefined || rule.annotations?.['dashboard_url'] !== undefined) continue;
+      rule.annotations = { ...rule.annotations, dashboard_url: `${grafanaUrl}/d/${board.uid}?orgId=1${vars}` };
+    }
+  }
+}
+
 /** The two rendered files, keyed by file name. */
 export function render(overrides: Record<string, string> = {}): Record<string, string> {
   const source = loadSource();
@@ -59,7 +88,9 @@ export function render(overrides: Record<string, string> = {}): Record<string, s
     params[name] = v;
   }
   const used = new Set<string>();
-  const groups = substitute(source.groups, params, used);
+  const groups = substitute(source.groups, params, used) as unknown[];
+  linkDashboards(groups, params['grafana_url']!);
+  used.add('grafana_url');
   const unused = Object.keys(params).filter((p) => !used.has(p));
   if (unused.length > 0) throw new Error(`parameters never used in ${SOURCE}: ${unused.join(', ')}`);
   const opts = { lineWidth: 0 };
@@ -68,7 +99,7 @@ export function render(overrides: Record<string, string> = {}): Record<string, s
     kind: 'PrometheusRule',
     metadata: {
       name: 'celery-pulse',
-      labels: { 'app.kubernetes.io/name': 'celery-pulse', 'app.kubernetes.io/component': 'alert-rules' },
+      labels: { 'app.kubernetes.io/name': 'celery-pulse', 'app.kubernetes.io/part-of': 'celery-pulse', 'app.kubernetes.io/component': 'alert-rules' },
     },
     spec: { groups },
   };

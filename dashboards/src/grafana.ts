@@ -28,6 +28,13 @@ export interface PanelSpec {
   readonly stack?: boolean;
   readonly thresholds?: readonly { readonly value: number; readonly color: string }[];
   readonly mappings?: readonly unknown[];
+  /** Data links on every series (drillDown: a task, queue or worker to its own dashboard). */
+  readonly links?: readonly DataLink[];
+}
+
+export interface DataLink {
+  readonly title: string;
+  readonly url: string;
 }
 
 type Kind = 'timeseries' | 'stat' | 'heatmap' | 'row';
@@ -44,12 +51,32 @@ export const stat = (spec: PanelSpec): Item => ({ kind: 'stat', spec });
 export const heatmap = (spec: PanelSpec): Item => ({ kind: 'heatmap', spec });
 export const row = (title: string): Item => ({ kind: 'row', spec: { title } });
 
-/** The label matchers of a dashboard's variables, for `{…}` in queries. */
+/**
+ * The label matchers of a dashboard's variables, for `{…}` in queries. Every dashboard has a
+ * `cluster` variable (dashboard() adds it), so every selector starts with its matcher.
+ */
 export function matchers(vars: readonly VariableName[], extra: readonly string[] = []): string {
-  return `{${[...vars.map((v) => `${v}=~"$${v}"`), ...extra].join(', ')}}`;
+  return `{${['cluster', ...vars.filter((v) => v !== 'cluster')].map((v) => `${v}=~"$${v}"`).concat(extra).join(', ')}}`;
 }
 
-export type VariableName = 'namespace' | 'job' | 'broker' | 'queue_name' | 'name' | 'hostname';
+export type VariableName = 'cluster' | 'namespace' | 'job' | 'broker' | 'queue_name' | 'name' | 'hostname';
+
+/** The dashboard a series' task, queue or worker opens, with the variables the target shares. */
+const DRILL_DOWN = {
+  name: { uid: 'celery-pulse-task', what: 'task', keep: ['cluster', 'namespace', 'job', 'queue_name'] },
+  queue_name: { uid: 'celery-pulse-queues', what: 'queue', keep: ['cluster', 'namespace', 'job'] },
+  hostname: { uid: 'celery-pulse-workers', what: 'worker', keep: ['cluster', 'namespace', 'job'] },
+} as const;
+
+/**
+ * A data link from a series labelled by `label` to that task's, queue's or worker's dashboard,
+ * keeping the time range and the selected cluster, namespace and job (and queue, for a task).
+ */
+export function drillDown(label: keyof typeof DRILL_DOWN): DataLink {
+  const to = DRILL_DOWN[label];
+  const keep = to.keep.map((v) => `\${${v}:queryparam}`).join('&');
+  return { title: `Open the ${to.what} \${__field.labels.${label}}`, url: `/d/${to.uid}?\${__url_time_range}&${keep}&var-${label}=\${__field.labels.${label}}` };
+}
 
 interface VariableSpec {
   readonly name: VariableName;
@@ -57,24 +84,34 @@ interface VariableSpec {
   /** The series whose label values fill the variable; filtered by the variables before it. */
   readonly from: string;
   readonly multi?: boolean;
+  /** 2 hides the variable (the cluster selector, as the monitoring-mixins do with one cluster). */
+  readonly hide?: 0 | 2;
 }
+
+/**
+ * Hidden, as kubernetes-mixin and the other mixins do unless built for several clusters:
+ * `node dashboards/src/build.ts --multi-cluster` shows it. Its "All" (`.*`) also matches series
+ * without a cluster label, so a single Prometheus needs none.
+ */
+const CLUSTER: VariableSpec = { name: 'cluster', label: 'Cluster', from: 'celery_pulse_build_info', hide: 2 };
 
 function variable(spec: VariableSpec, before: readonly VariableName[]): Record<string, unknown> {
   const multi = spec.multi ?? true;
+  const query = `label_values(${spec.from}${before.length ? matchers(before) : ''}, ${spec.name})`;
   return {
     name: spec.name,
     label: spec.label,
     type: 'query',
     datasource: DATASOURCE,
-    query: { query: `label_values(${spec.from}${before.length ? matchers(before) : ''}, ${spec.name})`, refId: `${spec.name}-values` },
-    definition: `label_values(${spec.from}${before.length ? matchers(before) : ''}, ${spec.name})`,
+    query: { query, refId: `${spec.name}-values` },
+    definition: query,
     refresh: 2,
     sort: 1,
     multi,
     includeAll: multi,
     // A label a setup does not have (namespace outside Kubernetes) must not filter everything out.
     ...(multi ? { allValue: '.*', current: { selected: true, text: ['All'], value: ['$__all'] } } : { current: {} }),
-    hide: 0,
+    hide: spec.hide ?? 0,
     regex: '',
     options: [],
   };
@@ -108,6 +145,7 @@ function panelJson(item: Item, id: number, gridPos: Record<string, number>): Rec
     ...(spec.min !== undefined ? { min: spec.min } : {}),
     ...(spec.max !== undefined ? { max: spec.max } : {}),
     ...(spec.mappings ? { mappings: spec.mappings } : {}),
+    ...(spec.links ? { links: spec.links } : {}),
     thresholds: {
       mode: 'absolute',
       steps: [{ color: 'green', value: null }, ...(spec.thresholds ?? [])],
@@ -192,7 +230,8 @@ function layout(items: readonly Item[]): Record<string, unknown>[] {
 }
 
 export function dashboard(spec: DashboardSpec): Record<string, unknown> {
-  const names = spec.variables.map((v) => v.name);
+  const variables = [CLUSTER, ...spec.variables];
+  const names = variables.map((v) => v.name);
   return {
     uid: spec.uid,
     title: spec.title,
@@ -214,7 +253,7 @@ export function dashboard(spec: DashboardSpec): Record<string, unknown> {
     templating: {
       list: [
         { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0, refresh: 1, regex: '', options: [] },
-        ...spec.variables.map((v, i) => variable(v, names.slice(0, i))),
+        ...variables.map((v, i) => variable(v, names.slice(0, i))),
       ],
     },
     panels: layout(spec.panels),

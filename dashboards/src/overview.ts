@@ -1,5 +1,6 @@
-// Celery Pulse / Overview: is Celery healthy right now, and where to look if not.
-import { dashboard, matchers, row, stat, timeseries } from './grafana.ts';
+// Celery Pulse / Overview: is Celery healthy right now, and where to look if not: every series of
+// a task, queue or worker links to that one's own dashboard.
+import { dashboard, drillDown, matchers, row, stat, timeseries } from './grafana.ts';
 import { OUTCOMES, failureRatio, quantile, rate } from './queries.ts';
 
 const tasks = matchers(['namespace', 'job', 'queue_name', 'name']);
@@ -74,6 +75,7 @@ export const overview = dashboard({
       unit: 'ops',
       stack: true,
       targets: [{ expr: rate('celery_task_started_total', tasks, ['name']), legend: '{{name}}' }],
+      links: [drillDown('name')],
     }),
     timeseries({
       title: 'Failure ratio by task',
@@ -82,12 +84,14 @@ export const overview = dashboard({
       min: 0,
       max: 1,
       targets: [{ expr: failureRatio(tasks, ['name']), legend: '{{name}}' }],
+      links: [drillDown('name')],
     }),
     timeseries({
       title: 'Retries by task',
       description: 'Attempts that ended in a retry, per second, per task name and exception class.',
       unit: 'ops',
       targets: [{ expr: rate('celery_task_retried_total', tasks, ['name', 'exception']), legend: '{{name}}: {{exception}}' }],
+      links: [drillDown('name')],
     }),
 
     row('Latency'),
@@ -102,6 +106,7 @@ export const overview = dashboard({
       description: 'p95 of each task\'s run time. Click a point with an exemplar to open its trace.',
       unit: 's',
       targets: [{ expr: quantile(0.95, 'celery_task_runtime_seconds', tasks, ['name']), legend: '{{name}}', exemplar: true }],
+      links: [drillDown('name')],
     }),
     timeseries({
       title: 'Queue wait percentiles',
@@ -114,6 +119,7 @@ export const overview = dashboard({
       description: 'p95 of the time tasks waited before starting, per queue.',
       unit: 's',
       targets: [{ expr: quantile(0.95, 'celery_task_queue_wait_seconds', tasks, ['queue_name']), legend: '{{queue_name}}' }],
+      links: [drillDown('queue_name')],
     }),
 
     row('Queues and workers'),
@@ -122,6 +128,15 @@ export const overview = dashboard({
       description: 'Messages waiting in each broker queue.',
       unit: 'short',
       targets: [{ expr: `sum by (queue_name) (celery_queue_length${queues})`, legend: '{{queue_name}}' }],
+      links: [drillDown('queue_name')],
+    }),
+    timeseries({
+      title: 'Tasks running by worker',
+      description: 'Tasks executing now on each worker, from its heartbeats.',
+      unit: 'short',
+      min: 0,
+      targets: [{ expr: `sum by (hostname) (celery_worker_tasks_active${scope})`, legend: '{{hostname}}' }],
+      links: [drillDown('hostname')],
     }),
     timeseries({
       title: 'Workers up',

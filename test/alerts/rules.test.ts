@@ -1,7 +1,7 @@
 // The alert rules: generated files in sync with alerts/src/rules.yaml, accepted by promtool, and
 // every alert proven by promtool unit tests to fire (exact labels and annotations) and to stay quiet.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -91,6 +91,21 @@ describe('alert rules', () => {
       expect(url, a.alert).toMatch(/\/alerts\/RUNBOOK\.md#[a-z]+$/);
       expect(sections.has(url.split('#')[1]!), `${a.alert}: RUNBOOK.md has a "## ${a.alert}" section`).toBe(true);
     }
+  });
+
+  // The monitoring-mixins' convention: a summary reads the same for every instance of the alert
+  // (notifications group well), the values go in the description.
+  it('every alert has a static summary and a dashboard_url to a shipped dashboard, its labels as variables', () => {
+    const uids = new Set(readdirSync(join(ROOT, 'dashboards')).filter((f) => f.endsWith('.json')).map((f) => (JSON.parse(readFileSync(join(ROOT, 'dashboards', f), 'utf8')) as { uid: string }).uid));
+    for (const a of alerts()) {
+      expect(a.annotations?.['summary'], a.alert).not.toContain('{{');
+      expect(a.annotations?.['description'], a.alert).toContain('{{');
+      const url = a.annotations?.['dashboard_url'] ?? '';
+      const uid = /^http:\/\/localhost:3000\/d\/([\w-]+)\?orgId=1/.exec(url)?.[1];
+      expect(uids.has(uid ?? ''), `${a.alert}: ${url}`).toBe(true);
+      expect(url, a.alert).toContain('{{ with $labels.cluster }}&var-cluster={{ . | urlquery }}{{ end }}');
+    }
+    expect(render({ grafana_url: 'https://grafana.example' })[RULES_FILE]).toContain('dashboard_url: https://grafana.example/d/celery-pulse-task?');
   });
 
   it('renders thresholds from parameters, and rejects unknown ones', () => {

@@ -1,9 +1,9 @@
 // Lint of the Grafana dashboards in dashboards/: in sync with their TypeScript source, and following
-// the ecosystem's conventions (datasource variable, namespace/job variables on every selector,
+// the ecosystem's conventions (datasource variable, cluster/namespace/job variables on every selector,
 // $__rate_interval, units and descriptions everywhere, stable uids), with every query valid PromQL
 // (promtool) over metrics the README documents.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +22,26 @@ describe('dashboards', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'dashboards', 'src', 'build.ts'), '--check'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+
+  it('render with the cluster selector shown for several clusters (--multi-cluster), nothing else changed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pulse-dashboards-'));
+    try {
+      const r = spawnSync(process.execPath, [join(ROOT, 'dashboards', 'src', 'build.ts'), '--multi-cluster', '--out-dir', dir], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      for (const d of dashboards) {
+        const multi = JSON.parse(readFileSync(join(dir, d.file), 'utf8')) as typeof d.json;
+        const cluster = multi.templating.list.find((v) => v.name === 'cluster') as { hide?: number };
+        expect(cluster.hide, d.file).toBe(0);
+        cluster.hide = 2;
+        expect(multi, d.file).toEqual(d.json);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const bad = spawnSync(process.execPath, [join(ROOT, 'dashboards', 'src', 'build.ts'), '--multicluster'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('have stable uids equal to their file names, titles, descriptions and the celery-pulse tag', () => {
@@ -45,11 +65,13 @@ describe('dashboards', () => {
     }
   });
 
-  it('have namespace and job variables, all query variables defined, used, and "All" matching absent labels', () => {
+  it('have cluster (hidden), namespace and job variables, all query variables defined, used, and "All" matching absent labels', () => {
     for (const d of dashboards) {
       const vars = d.json.templating.list.slice(1);
       const names = vars.map((v) => v.name);
-      expect(names.slice(0, 2), d.file).toEqual(['namespace', 'job']);
+      expect(names.slice(0, 3), d.file).toEqual(['cluster', 'namespace', 'job']);
+      // Hidden as the monitoring-mixins hide it for one cluster; --multi-cluster shows it.
+      expect((vars[0] as { hide?: number }).hide, d.file).toBe(2);
       const exprs = panels(d).flatMap((p) => p.targets.map((t) => t.expr));
       for (const v of vars) {
         expect(v.type).toBe('query');
@@ -68,22 +90,51 @@ describe('dashboards', () => {
         'celery-pulse-workers.json': ['hostname'],
         'celery-pulse-queues.json': ['queue_name'],
       };
-      expect(names.slice(2), d.file).toEqual(scope[d.file]);
+      expect(names.slice(3), d.file).toEqual(scope[d.file]);
     }
   });
 
-  it('filter every metric selector by namespace and job', () => {
+  it('filter every metric selector by cluster, namespace and job', () => {
     for (const d of dashboards) {
       for (const p of panels(d)) {
         for (const t of p.targets) {
           for (const m of t.expr.matchAll(/\b([a-z_:]+)(\{[^}]*\})?(?=\s*[[)\s]|$)/g)) {
             if (!/^(celery|process|nodejs)_/.test(m[1]!)) continue;
+            expect(m[2] ?? '', `${d.file}: ${p.title}: ${m[1]}`).toContain('cluster=~"$cluster"');
             expect(m[2] ?? '', `${d.file}: ${p.title}: ${m[1]}`).toContain('namespace=~"$namespace"');
             expect(m[2] ?? '', `${d.file}: ${p.title}: ${m[1]}`).toContain('job=~"$job"');
           }
         }
       }
     }
+  });
+
+  it('link every task, queue and worker series of the overview to its own dashboard, keeping the variables', () => {
+    const byUid = new Map(dashboards.map((d) => [d.json.uid, d.json]));
+    const overview = byUid.get('celery-pulse-overview')!;
+    const to: Record<string, string> = { name: 'celery-pulse-task', queue_name: 'celery-pulse-queues', hostname: 'celery-pulse-workers' };
+    const linked = new Set<string>();
+    for (const p of overview.panels.filter((x) => x.type !== 'row')) {
+      const by = new Set(p.targets.flatMap((t) => [...t.expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((m) => m[1]!.split(', '))));
+      const label = Object.keys(to).find((l) => by.has(l));
+      const links = (p.fieldConfig.defaults as { links?: { url: string }[] }).links ?? [];
+      if (label === undefined) {
+        expect(links, p.title).toEqual([]);
+        continue;
+      }
+      linked.add(label);
+      expect(links, p.title).toHaveLength(1);
+      const url = new URL(links[0]!.url, 'http://grafana');
+      expect(url.pathname, p.title).toBe(`/d/${to[label]}`);
+      const target = byUid.get(to[label]!)!.templating.list.map((v) => v.name);
+      // Every variable the overview and the target share is carried over, the series' own label set.
+      const kept = [...links[0]!.url.matchAll(/\$\{(\w+):queryparam\}/g)].map((m) => m[1]!);
+      const shared = overview.templating.list.map((v) => v.name).filter((v) => v !== 'datasource' && v !== label && target.includes(v));
+      expect(kept, p.title).toEqual(shared);
+      expect(links[0]!.url, p.title).toContain('${__url_time_range}');
+      expect(links[0]!.url.endsWith(`&var-${label}=\${__field.labels.${label}}`), p.title).toBe(true);
+    }
+    expect([...linked].sort()).toEqual(['hostname', 'name', 'queue_name']);
   });
 
   it('use $__rate_interval (or $__range) for every range, never a fixed window', () => {

@@ -1,8 +1,9 @@
-// deploy/kubernetes rendered as kustomize would (test/deploy/kustomize.ts), every object
-// validated against the Kubernetes and prometheus-operator schemas, and the wiring checked: the
+// deploy/kubernetes rendered by the real `kubectl kustomize` (test/deploy/kubectl-kustomize.ts),
+// every object validated against the Kubernetes and prometheus-operator schemas, the dashboards'
+// ConfigMaps checked against dashboards/*.json, and the wiring checked: the
 // security settings, the probes, what selects what, and that each celery-pulse container's
 // settings (ConfigMap file + environment) load into a valid Config with the intended mode.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +12,8 @@ import { loadConfig } from '../../src/config/config.js';
 import type { Config } from '../../src/config/config.js';
 import { compileHostnamePatterns } from '../../src/filter/hostname-pattern.js';
 import { ROOT } from '../integration/harness.js';
-import { renderKustomization } from './kustomize.js';
-import type { Manifest } from './kustomize.js';
+import { renderKustomization } from './kubectl-kustomize.js';
+import type { Manifest } from './kubectl-kustomize.js';
 import { schemaErrors, typeErrors } from './schema-check.js';
 
 const K8S = join(ROOT, 'deploy', 'kubernetes');
@@ -136,6 +137,21 @@ describe.each(['standalone', 'sidecar'])('the %s overlay', (overlay) => {
     for (const pod of pods) {
       expect(pod.securityContext?.runAsNonRoot).toBe(true);
       expect(pod.securityContext?.runAsUser).toBeGreaterThan(0);
+    }
+  });
+
+  it('labels every object as part of celery-pulse', () => {
+    expect(ms.filter((m) => m.metadata.labels?.['app.kubernetes.io/part-of'] !== 'celery-pulse').map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([]);
+  });
+
+  it('ships every dashboard of dashboards/ as a ConfigMap for Grafana\'s sidecar, byte for byte', () => {
+    const files = readdirSync(join(ROOT, 'dashboards')).filter((f) => f.endsWith('.json')).sort();
+    const maps = ms.filter((m) => m.kind === 'ConfigMap' && m.metadata.labels?.['grafana_dashboard'] === '1') as unknown as { metadata: { name: string }; data: Record<string, string> }[];
+    expect(maps.flatMap((m) => Object.keys(m.data)).sort()).toEqual(files);
+    for (const m of maps) {
+      const [file, json] = Object.entries(m.data)[0]!;
+      expect(m.metadata.name).toBe(file.replace(/^celery-pulse-/, 'celery-pulse-dashboard-').replace(/\.json$/, ''));
+      expect(json, file).toBe(readFileSync(join(ROOT, 'dashboards', file), 'utf8'));
     }
   });
 
@@ -285,10 +301,4 @@ describe('the checks themselves', () => {
     (broken.spec as Record<string, unknown>)['replicas'] = 'one';
     expect((await schemaErrors([broken])).join('\n')).toContain('replicas');
   }, TYPECHECK_TIMEOUT_MS);
-
-  it('refuse kustomize features the renderer does not implement', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pulse-kustomize-'));
-    writeFileSync(join(dir, 'kustomization.yaml'), 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\npatches: []\n');
-    expect(() => renderKustomization(dir)).toThrow('"patches" is not supported');
-  });
 });

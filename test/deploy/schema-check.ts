@@ -6,7 +6,7 @@
 //   schemas allow unknown fields, and a misspelt `readOnlyRootFileSystem` would pass them).
 import ts from 'typescript';
 import { join } from 'node:path';
-import type { Manifest } from './kustomize.js';
+import type { Manifest } from './kubectl-kustomize.js';
 
 const MODULES: Record<string, string> = {
   v1: 'kubernetes-models/v1',

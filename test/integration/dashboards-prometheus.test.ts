@@ -125,14 +125,14 @@ describe('dashboards and alert rules against a real Prometheus scraping celery-p
     expect(queries).toBeGreaterThanOrEqual(60);
   });
 
-  it('fills every dashboard variable but namespace (no Kubernetes here) from label_values()', async () => {
+  it('fills every dashboard variable but cluster and namespace (one Prometheus, no Kubernetes here) from label_values()', async () => {
     for (const d of dashboards) {
       for (const v of d.json.templating.list) {
         if (v.type !== 'query') continue;
         const m = /^label_values\((.+), (\w+)\)$/.exec((v.query as { query: string }).query);
         expect(m, `${d.file}: $${v.name}`).not.toBeNull();
         const values = await prom.labelValues(m![2]!, substituteVariables(m![1]!, { rateInterval: '4s', range: '1h' }));
-        if (v.name === 'namespace') expect(values).toEqual([]);
+        if (v.name === 'namespace' || v.name === 'cluster') expect(values).toEqual([]);
         else expect(values.length, `${d.file}: $${v.name}`).toBeGreaterThan(0);
       }
     }
@@ -171,7 +171,11 @@ describe('dashboards and alert rules against a real Prometheus scraping celery-p
     expect(ratio).toMatchObject({
       state: 'pending',
       labels: { severity: 'warning', job: JOB, queue_name: 'celery', name: 'pulse.fail_value' },
-      annotations: { summary: 'Task pulse.fail_value fails too often.', runbook_url: expect.stringMatching(/RUNBOOK\.md#celerytaskfailureratiohigh$/) },
+      annotations: {
+        summary: 'A Celery task fails too often.',
+        runbook_url: expect.stringMatching(/RUNBOOK\.md#celerytaskfailureratiohigh$/),
+        dashboard_url: `http://localhost:3000/d/celery-pulse-task?orgId=1&var-job=${JOB}&var-queue_name=celery&var-name=pulse.fail_value`,
+      },
     });
     // The SIGKILLed worker: its task lost at once (critical), the worker down pending for its `for`.
     const lost = alerts.filter((a) => a.labels['alertname'] === 'CeleryTaskLost');
