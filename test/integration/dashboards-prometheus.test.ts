@@ -94,7 +94,11 @@ describe('dashboards and alert rules against a real Prometheus scraping celery-p
     expect(await value('sum(celery_task_failed_total{name="pulse.fail_value"})')).toEqual([6]);
     expect(await value('sum(celery_task_retried_total{name="pulse.flaky_retry"})')).toEqual([8]);
     expect(await value('sum(celery_queue_length{queue_name="backlog"})')).toEqual([20]);
-    expect(await value('sum(celery_task_runtime_seconds_count{name="pulse.ok"})')).toEqual([10]);
+    expect(await value('sum(celery_task_runtime_seconds_count{name="pulse.ok", outcome="succeeded"})')).toEqual([10]);
+    const byOutcome = async (name: string): Promise<Record<string, number>> =>
+      Object.fromEntries((await prom.query(`sum by (outcome) (celery_task_runtime_seconds_count{name="${name}"})`)).map((s) => [s.metric['outcome'], s.value]));
+    expect(await byOutcome('pulse.flaky_retry')).toEqual({ retried: 8, succeeded: 4 });
+    expect(await byOutcome('pulse.fail_value')).toEqual({ failed: 6 });
     expect(await value('sum(celery_task_expected_interval_seconds{name="pulse.tick"})')).toEqual([1.25]);
     expect(await value('sum by (reason) (celery_task_lost_total{name="pulse.sleep", queue_name="doomed"})')).toEqual([1]);
     expect(await value(`celery_worker_up{hostname="${doomed.hostname}"}`)).toEqual([0]);
