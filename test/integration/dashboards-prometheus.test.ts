@@ -104,9 +104,9 @@ describe('dashboards and alert rules against a real Prometheus scraping celery-p
     expect(await value(`celery_worker_up{hostname="${doomed.hostname}"}`)).toEqual([0]);
   });
 
-  it('loads all 18 rules and evaluates every one without error', async () => {
+  it('loads all 19 rules and evaluates every one without error', async () => {
     const rules = await prom.rules();
-    expect(rules.length).toBe(18);
+    expect(rules.length).toBe(19);
     for (const r of rules) expect(r.health, `${r.name}: ${r.lastError ?? ''}`).toBe('ok');
   });
 
