@@ -188,12 +188,13 @@ describe('dashboards and alert rules against a real Prometheus scraping celery-p
     expect(alerts.filter((a) => ['CeleryPulseExporterDown', 'CeleryPulseBrokerDisconnected', 'CeleryPulseLosingEvents'].includes(a.labels['alertname']!))).toEqual([]);
   });
 
-  it('links runtimes to traces: exemplars with trace ids reach Prometheus', async () => {
-    const runtime = dashboards.find((d) => d.json.uid === 'celery-pulse-task')!.json.panels.find((p) => p.title === 'Runtime percentiles')!;
+  it('links runtimes to traces: exemplars with trace ids reach Prometheus, on the series of each outcome', async () => {
+    const runtime = dashboards.find((d) => d.json.uid === 'celery-pulse-task')!.json.panels.find((p) => p.title === 'Runtime percentiles by outcome')!;
     const target = runtime.targets.find((t) => (t as { exemplar?: boolean }).exemplar === true)!;
     const found = await prom.exemplars(substituteVariables(target.expr, { rateInterval: '4s', range: '1h' }), start, end);
     const traceIds = found.flatMap((s) => s.exemplars.map((e) => e.labels['trace_id']));
     expect(traceIds.length).toBeGreaterThan(0);
+    expect(new Set(found.map((s) => s.seriesLabels['outcome']))).toEqual(new Set(['succeeded', 'failed', 'retried']));
     for (const id of traceIds) expect(id).toMatch(/^[0-9a-f]{32}$/);
   });
 
