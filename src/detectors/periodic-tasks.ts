@@ -3,7 +3,7 @@ import type { TaskRecord } from '../state/task-table.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
 
 /** Arrivals kept per name to recognise a cadence: 9 arrivals give 8 intervals. */
-export const ARRIVALS_KEPT = 9;
+const ARRIVALS_KEPT = 9;
 /** Intervals needed before a cadence is reported. */
 export const MIN_CADENCE_INTERVALS = 5;
 /** Shortest cadence reported: faster than this is a busy task, not a schedule. */
