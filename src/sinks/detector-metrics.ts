@@ -191,7 +191,7 @@ function defineScrapeGauges(registry: Registry<OpenMetricsContentType>, brokers:
       }
     },
   });
-  const periodicGauge = (name: string, help: string, pick: (t: { lastSent: number | undefined; lastReceived: number | undefined; detectedInterval: number | undefined }) => number | undefined): void => {
+  const periodicGauge = (name: string, help: string, pick: (t: { lastSent: number | undefined; lastReceived: number | undefined; detectedInterval: number | undefined; jitterRatio: number | undefined }) => number | undefined): void => {
     new Gauge({
       name,
       help,
@@ -211,6 +211,7 @@ function defineScrapeGauges(registry: Registry<OpenMetricsContentType>, brokers:
   periodicGauge('celery_task_last_sent_timestamp_seconds', 'Sender timestamp of the newest task-sent of this task name, Unix seconds.', (t) => t.lastSent);
   periodicGauge('celery_task_last_received_timestamp_seconds', 'Sender timestamp of the newest task-received of this task name, Unix seconds.', (t) => t.lastReceived);
   periodicGauge('celery_task_detected_interval_seconds', 'Regular interval between new task ids of this name, when the last ones arrived on a cadence (Beat).', (t) => t.detectedInterval);
+  periodicGauge('celery_task_arrival_jitter_ratio', 'Largest deviation of the last 8 intervals between new task ids of this name from their median, as a share of the median: near 0 for a Beat schedule; absent until 9 have arrived.', (t) => t.jitterRatio);
   new Gauge({
     name: 'celery_task_expected_interval_seconds',
     help: 'Interval declared with --expect-task NAME=INTERVAL: alert when time() - last received exceeds it.',

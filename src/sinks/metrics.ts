@@ -50,7 +50,21 @@ const RUNTIME_METRIC = 'celery_task_runtime_seconds';
 
 /** A counter child that also knows its labels, for the exemplar path (exemplars.ts). */
 type LabelledCounter = CounterCell & { readonly labels?: Labels };
-type HistogramChildren = { readonly labels: Labels; readonly runtime: HistogramCell; readonly wait: HistogramCell };
+/** How an attempt ended, the `outcome` label of celery_task_runtime_seconds. */
+type RuntimeOutcome = 'succeeded' | 'failed' | 'retried';
+/** One runtime series and its labels (the exemplar path passes the labels to the family). */
+type RuntimeCell = { readonly labels: Labels; readonly cell: HistogramCell };
+/**
+ * The (name, queue) histograms. The three runtime series are made with the rest, so telling the
+ * outcomes apart costs no lookup per event; each series appears on its first observation only.
+ */
+type HistogramChildren = {
+  readonly labels: Labels;
+  readonly succeeded: RuntimeCell;
+  readonly failed: RuntimeCell;
+  readonly retried: RuntimeCell;
+  readonly wait: HistogramCell;
+};
 
 /**
  * The Prometheus side of celery-pulse: metric families, created once, and the per-broker
@@ -109,8 +123,8 @@ export class CeleryMetrics {
     ) as Record<Outcome, Counter<string>>;
     this.runtime = new Histogram({
       name: 'celery_task_runtime_seconds',
-      help: 'Run time of task attempts that ended (succeeded, failed or retried), in seconds.',
-      labelNames: ['name', 'queue_name', ...b],
+      help: 'Run time of task attempts that ended, in seconds, by how they ended (outcome: succeeded, failed or retried).',
+      labelNames: ['name', 'queue_name', 'outcome', ...b],
       buckets: [...options.runtimeBuckets],
       registers,
       enableExemplars: options.exemplars === true,
@@ -205,7 +219,7 @@ export class BrokerMetrics implements TaskObserver {
   private readonly retried: BoundedChildren<CounterCell>;
   private readonly histograms: BoundedChildren<HistogramChildren>;
   /** Picked once at construction (prom-client style): with an exemplar source, or the plain child calls. */
-  private readonly observeRuntime: (h: HistogramChildren, task: TaskRecord, runtime: number) => void;
+  private readonly observeRuntime: (r: RuntimeCell, task: TaskRecord, runtime: number) => void;
   private readonly countFailed: (task: TaskRecord, child: LabelledCounter) => void;
   private readonly events = new Map<string, CounterCell>();
   /** Bumped whenever children are forgotten, so no task's memo outlives its children. */
@@ -256,7 +270,11 @@ export class BrokerMetrics implements TaskObserver {
       metrics.guards.histograms,
       ([name, queue]) => {
         const labels = { name: name!, queue_name: queue!, ...extra };
-        return { labels, runtime: histogramCell(metrics.runtime, labels), wait: histogramCell(metrics.queueWait, labels) };
+        const runtime = (outcome: RuntimeOutcome): RuntimeCell => {
+          const withOutcome = { name: name!, queue_name: queue!, outcome, ...extra };
+          return { labels: withOutcome, cell: histogramCell(metrics.runtime, withOutcome) };
+        };
+        return { labels, succeeded: runtime('succeeded'), failed: runtime('failed'), retried: runtime('retried'), wait: histogramCell(metrics.queueWait, labels) };
       },
       overflow,
     );
@@ -264,11 +282,11 @@ export class BrokerMetrics implements TaskObserver {
     const failedFamily = k.failed;
     this.observeRuntime =
       exemplars === undefined
-        ? (h, _task, runtime) => h.runtime.observe(runtime)
-        : (h, task, runtime) => {
+        ? (r, _task, runtime) => r.cell.observe(runtime)
+        : (r, task, runtime) => {
             const exemplarLabels = exemplars.exemplarFor(task);
-            if (exemplarLabels === undefined) h.runtime.observe(runtime);
-            else runtimeFamily.observe({ labels: h.labels, value: runtime, exemplarLabels });
+            if (exemplarLabels === undefined) r.cell.observe(runtime);
+            else runtimeFamily.observe({ labels: r.labels, value: runtime, exemplarLabels });
           };
     this.countFailed =
       exemplars === undefined
@@ -322,19 +340,19 @@ export class BrokerMetrics implements TaskObserver {
     const c = this.task(task, event.hostname, 'celery_task_succeeded_total');
     c.succeeded.inc();
     if (runtime !== undefined) {
-      this.observeRuntime(this.histogramsOf(c, task, RUNTIME_METRIC), task, runtime);
+      this.observeRuntime(this.histogramsOf(c, task, RUNTIME_METRIC).succeeded, task, runtime);
       c.compat.runtime.observe(runtime);
     }
   }
 
   taskFailed(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
     this.countFailed(task, this.exceptionChild('failed', task, event.hostname, exception));
-    if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC), task, runtime);
+    if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC).failed, task, runtime);
   }
 
   taskRetried(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
     this.exceptionChild('retried', task, event.hostname, exception).inc();
-    if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC), task, runtime);
+    if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC).retried, task, runtime);
   }
 
   taskRejected(task: TaskRecord, event: TaskEvent): void {

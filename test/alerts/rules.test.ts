@@ -24,7 +24,7 @@ interface Group {
   rules: Rule[];
 }
 
-const UNIT_TESTS = ['tests/celery-pulse.test.yaml', 'tests/duration-anomaly.test.yaml'];
+const UNIT_TESTS = ['tests/celery-pulse.test.yaml', 'tests/duration-anomaly.test.yaml', 'tests/periodic-stopped.test.yaml'];
 const read = (file: string): string => readFileSync(join(ALERTS, file), 'utf8');
 const groups = (): Group[] => (parse(read(RULES_FILE)) as { groups: Group[] }).groups;
 const alerts = (): Rule[] => groups().flatMap((g) => g.rules.filter((r) => r.alert !== undefined));
@@ -52,7 +52,7 @@ describe('alert rules', () => {
 
   it('promtool check rules accepts the rules file', () => {
     const r = promtool('check', 'rules', join('alerts', RULES_FILE));
-    expect(r.out).toContain('SUCCESS: 18 rules found');
+    expect(r.out).toContain('SUCCESS: 19 rules found');
     expect(r.code).toBe(0);
   });
 
@@ -78,7 +78,7 @@ describe('alert rules', () => {
     const sections = new Set([...runbook.matchAll(/^## (\S+)$/gm)].map((m) => m[1]!.toLowerCase()));
     const names = alerts().map((a) => a.alert!);
     expect(names.sort()).toEqual([
-      'CeleryPeriodicTaskLate', 'CeleryPulseBrokerDisconnected', 'CeleryPulseExporterDown', 'CeleryPulseLosingEvents', 'CeleryPulseSaturated',
+      'CeleryPeriodicTaskLate', 'CeleryPeriodicTaskStopped', 'CeleryPulseBrokerDisconnected', 'CeleryPulseExporterDown', 'CeleryPulseLosingEvents', 'CeleryPulseSaturated',
       'CeleryQueueBacklogGrowing', 'CeleryQueueWaitHigh', 'CeleryTaskDuplicateExecution', 'CeleryTaskDurationAnomaly',
       'CeleryTaskFailureRatioHigh', 'CeleryTaskLost', 'CeleryTaskNewExceptionClass', 'CeleryTaskRetryStorm',
       'CeleryTaskStalled', 'CeleryWorkerDown', 'CeleryWorkerTaskEventsDisabled',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cadence } from '../../src/detectors/periodic-tasks.js';
+import { cadence, jitterRatio } from '../../src/detectors/periodic-tasks.js';
 import { harness, task } from './fixtures.js';
 
 const beat = { name: 'app.beat', hostname: 'gen1@vm' };
@@ -46,5 +46,31 @@ describe('cadence at the shortest schedule', () => {
 
   it('does not call a busy task arriving every 0.5 s a schedule', () => {
     expect(cadence([0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4])).toBeUndefined();
+  });
+});
+
+describe('jitter ratio (how far arrivals stray from clockwork)', () => {
+  it('is near 0 for a Beat schedule, once 9 arrivals are kept, and follows the newest arrivals', () => {
+    const sends = [5.066, 6.069, 7.07, 8.071, 9.069, 10.069, 11.07, 12.069, 13.069].map((t) => 1795323000 + t);
+    expect(jitterRatio(sends)).toBeCloseTo(0.003, 3);
+    expect(jitterRatio(sends.slice(1))).toBeUndefined();
+    const h = harness();
+    for (let i = 0; i < 8; i++) h.feed(task('task-sent', `p${i}`, 1000 + 60 * i, beat));
+    const t = h.detectors.periodic.byName.get('app.beat')!;
+    expect([t.detectedInterval, t.jitterRatio]).toEqual([60, undefined]);
+    h.feed(task('task-sent', 'p8', 1480, beat));
+    expect([t.detectedInterval, t.jitterRatio]).toEqual([60, 0]);
+    // One send 12 s late: the cadence stays (one long and one short interval), the clockwork goes.
+    h.feed(task('task-sent', 'p9', 1552, beat), task('task-sent', 'p10', 1600, beat));
+    expect(t.detectedInterval).toBe(60);
+    expect(t.jitterRatio).toBeCloseTo(0.2, 6);
+  });
+
+  it('is large for arrivals that come in bursts or at random', () => {
+    // Bursts of three a second apart, every minute.
+    expect(jitterRatio([0, 1, 2, 60, 61, 62, 120, 121, 122])).toBe(57);
+    // Arrivals at random around a 60 s mean (exponential intervals).
+    const random = [0, 41, 98, 101, 187, 230, 233, 301, 377];
+    expect(jitterRatio(random)!).toBeGreaterThan(0.5);
   });
 });

@@ -59,7 +59,11 @@ describe('RabbitMQ events and queues with a real Celery worker', () => {
     // basic: 6 + 3 + 2 + 6 + 1 + 1; to_queue: 10 more pulse.ok on the idle queue.
     expect(m.value('celery_task_sent_total')).toBe(19 + 10);
     expect(m.value('celery_task_sent_total', { queue_name: IDLE, name: 'pulse.ok' })).toBe(10);
-    expect(m.value('celery_task_runtime_seconds_count', { name: 'pulse.ok' })).toBe(5);
+    expect(m.value('celery_task_runtime_seconds_count', { name: 'pulse.ok', outcome: 'succeeded' })).toBe(5);
+    expect(m.value('celery_task_runtime_seconds_count', { name: 'pulse.flaky_retry', outcome: 'retried' })).toBe(4);
+    expect(m.value('celery_task_runtime_seconds_count', { name: 'pulse.flaky_retry', outcome: 'succeeded' })).toBe(2);
+    expect(m.value('celery_task_runtime_seconds_count', { outcome: 'failed' })).toBe(3 + 2);
+    expect(m.value('celery_task_runtime_seconds_count')).toBe(5 + 6 + 3 + 2);
     expect(m.value('celery_pulse_decode_errors_total')).toBe(0);
     expect(m.value('celery_pulse_broker_up')).toBe(1);
     expect(m.value('celery_worker_up', { hostname: host() })).toBe(1);

@@ -94,15 +94,19 @@ describe('dashboards and alert rules against a real Prometheus scraping celery-p
     expect(await value('sum(celery_task_failed_total{name="pulse.fail_value"})')).toEqual([6]);
     expect(await value('sum(celery_task_retried_total{name="pulse.flaky_retry"})')).toEqual([8]);
     expect(await value('sum(celery_queue_length{queue_name="backlog"})')).toEqual([20]);
-    expect(await value('sum(celery_task_runtime_seconds_count{name="pulse.ok"})')).toEqual([10]);
+    expect(await value('sum(celery_task_runtime_seconds_count{name="pulse.ok", outcome="succeeded"})')).toEqual([10]);
+    const byOutcome = async (name: string): Promise<Record<string, number>> =>
+      Object.fromEntries((await prom.query(`sum by (outcome) (celery_task_runtime_seconds_count{name="${name}"})`)).map((s) => [s.metric['outcome'], s.value]));
+    expect(await byOutcome('pulse.flaky_retry')).toEqual({ retried: 8, succeeded: 4 });
+    expect(await byOutcome('pulse.fail_value')).toEqual({ failed: 6 });
     expect(await value('sum(celery_task_expected_interval_seconds{name="pulse.tick"})')).toEqual([1.25]);
     expect(await value('sum by (reason) (celery_task_lost_total{name="pulse.sleep", queue_name="doomed"})')).toEqual([1]);
     expect(await value(`celery_worker_up{hostname="${doomed.hostname}"}`)).toEqual([0]);
   });
 
-  it('loads all 18 rules and evaluates every one without error', async () => {
+  it('loads all 19 rules and evaluates every one without error', async () => {
     const rules = await prom.rules();
-    expect(rules.length).toBe(18);
+    expect(rules.length).toBe(19);
     for (const r of rules) expect(r.health, `${r.name}: ${r.lastError ?? ''}`).toBe('ok');
   });
 
@@ -188,12 +192,13 @@ describe('dashboards and alert rules against a real Prometheus scraping celery-p
     expect(alerts.filter((a) => ['CeleryPulseExporterDown', 'CeleryPulseBrokerDisconnected', 'CeleryPulseLosingEvents'].includes(a.labels['alertname']!))).toEqual([]);
   });
 
-  it('links runtimes to traces: exemplars with trace ids reach Prometheus', async () => {
-    const runtime = dashboards.find((d) => d.json.uid === 'celery-pulse-task')!.json.panels.find((p) => p.title === 'Runtime percentiles')!;
+  it('links runtimes to traces: exemplars with trace ids reach Prometheus, on the series of each outcome', async () => {
+    const runtime = dashboards.find((d) => d.json.uid === 'celery-pulse-task')!.json.panels.find((p) => p.title === 'Runtime percentiles by outcome')!;
     const target = runtime.targets.find((t) => (t as { exemplar?: boolean }).exemplar === true)!;
     const found = await prom.exemplars(substituteVariables(target.expr, { rateInterval: '4s', range: '1h' }), start, end);
     const traceIds = found.flatMap((s) => s.exemplars.map((e) => e.labels['trace_id']));
     expect(traceIds.length).toBeGreaterThan(0);
+    expect(new Set(found.map((s) => s.seriesLabels['outcome']))).toEqual(new Set(['succeeded', 'failed', 'retried']));
     for (const id of traceIds) expect(id).toMatch(/^[0-9a-f]{32}$/);
   });
 

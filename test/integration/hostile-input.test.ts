@@ -110,6 +110,7 @@ describe('hostile input on the Redis event channels', () => {
     for (const metric of ['celery_task_received_total', 'celery_task_started_total', 'celery_task_succeeded_total']) {
       expect(m.value(metric, { name: 'hostile.ok', hostname: H, queue_name: 'celery' })).toBe(goodTasks);
     }
+    expect(m.value('celery_task_runtime_seconds_count', { name: 'hostile.ok', outcome: 'succeeded' })).toBe(goodTasks);
     expect(m.value('celery_task_runtime_seconds_count', { name: 'hostile.ok' })).toBe(goodTasks);
     expect(m.value('celery_pulse_events_received_total')).toBe(3 * goodTasks);
     expect(m.value('celery_task_received_total')).toBe(goodTasks);

@@ -20,6 +20,8 @@ export interface PromAlert {
   readonly labels: Record<string, string>;
   readonly annotations: Record<string, string>;
   readonly state: 'pending' | 'firing';
+  /** RFC 3339 time of the evaluation at which the alert became active. */
+  readonly activeAt?: string;
 }
 export interface PromRule {
   readonly name: string;

@@ -68,18 +68,21 @@ describe('Redis events to /metrics with a real Celery worker', () => {
     for (const s of m.find('celery_task_sent_total')) expect(s.labels['hostname']).toMatch(/^gen\d+@/);
   });
 
-  it('observes one runtime per finished attempt and one queue wait per start', () => {
+  it('observes one runtime per finished attempt, under its outcome, and one queue wait per start', () => {
     const count = (metric: string, name: string): number => m.value(`${metric}_count`, { name, queue_name: 'celery' });
-    expect(count('celery_task_runtime_seconds', 'pulse.ok')).toBe(5);
-    expect(count('celery_task_runtime_seconds', 'pulse.fail_value')).toBe(3);
-    expect(count('celery_task_runtime_seconds', 'pulse.fail_key')).toBe(2);
-    expect(count('celery_task_runtime_seconds', 'pulse.flaky_retry')).toBe(6);
-    expect(count('celery_task_runtime_seconds', 'pulse.reject')).toBe(0);
+    const runtimes = (name: string): Record<string, number> =>
+      Object.fromEntries(m.find('celery_task_runtime_seconds_count', { name, queue_name: 'celery' }).map((s) => [s.labels['outcome'], s.value]));
+    expect(runtimes('pulse.ok')).toEqual({ succeeded: 5 });
+    expect(runtimes('pulse.fail_value')).toEqual({ failed: 3 });
+    expect(runtimes('pulse.fail_key')).toEqual({ failed: 2 });
+    // Two tasks, each retried twice before it succeeds.
+    expect(runtimes('pulse.flaky_retry')).toEqual({ retried: 4, succeeded: 2 });
+    expect(runtimes('pulse.reject')).toEqual({});
     expect(count('celery_task_queue_wait_seconds', 'pulse.ok')).toBe(5);
     expect(count('celery_task_queue_wait_seconds', 'pulse.flaky_retry')).toBe(6);
     expect(count('celery_task_queue_wait_seconds', 'pulse.reject')).toBe(1);
     // Histograms are cumulative: the +Inf bucket equals the count.
-    expect(m.value('celery_task_runtime_seconds_bucket', { name: 'pulse.ok', le: '+Inf' })).toBe(5);
+    expect(m.value('celery_task_runtime_seconds_bucket', { name: 'pulse.ok', outcome: 'succeeded', le: '+Inf' })).toBe(5);
     // Retries wait out a countdown; the wait counts from the ETA, so it stays within a minute even
     // on a loaded machine (a wait counted from the first send would not be per attempt).
     expect(m.value('celery_task_queue_wait_seconds_bucket', { name: 'pulse.flaky_retry', le: '60' })).toBe(6);

@@ -97,6 +97,9 @@ describe.each(BROKERS)('sidecar filtering on $kind: one celery-pulse per worker,
     expect(sum('celery_task_revoked_total')).toBe(2);
     expect(sum('celery_task_revoked_total', { name: 'pulse.sleep' })).toBe(1);
     expect(sum('celery_task_runtime_seconds_count')).toBe(5 + 3 + 2 + 6);
+    expect(sum('celery_task_runtime_seconds_count', { outcome: 'succeeded' })).toBe(7);
+    expect(sum('celery_task_runtime_seconds_count', { outcome: 'failed' })).toBe(5);
+    expect(sum('celery_task_runtime_seconds_count', { outcome: 'retried' })).toBe(4);
     expect(sum('celery_task_queue_wait_seconds_count')).toBe(5 + 3 + 2 + 6 + 1);
     expect(sum('celery_pulse_decode_errors_total')).toBe(0);
   });

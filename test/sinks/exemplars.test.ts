@@ -47,8 +47,8 @@ describe('exemplars on celery_task_runtime_seconds and celery_task_failed_total'
     expect(traced.prom).not.toContain('trace_id');
     // The last failure with a trace (b) is the counter's exemplar; c's trace was sampled out.
     expect(traced.om).toMatch(new RegExp(`celery_task_failed_total\\{name="app.fail",[^}]*\\} 3 # \\{trace_id="${'b'.repeat(32)}"\\} 1 \\d`));
-    expect(traced.om).toMatch(new RegExp(`celery_task_runtime_seconds_bucket\\{le="1",name="app.fail",queue_name="celery"\\} 3 # \\{trace_id="${'b'.repeat(32)}"\\} 0.5`));
-    expect(traced.om).toMatch(new RegExp(`celery_task_runtime_seconds_bucket\\{le="10",name="app.ok",queue_name="celery"\\} 1 # \\{trace_id="${'d'.repeat(32)}"\\} 2 `));
+    expect(traced.om).toMatch(new RegExp(`celery_task_runtime_seconds_bucket\\{le="1",name="app.fail",queue_name="celery",outcome="failed"\\} 3 # \\{trace_id="${'b'.repeat(32)}"\\} 0.5`));
+    expect(traced.om).toMatch(new RegExp(`celery_task_runtime_seconds_bucket\\{le="10",name="app.ok",queue_name="celery",outcome="succeeded"\\} 1 # \\{trace_id="${'d'.repeat(32)}"\\} 2 `));
     expect(plain.om).not.toContain('trace_id');
   });
 });
