@@ -74,6 +74,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
     metricsPath: config.metricsPath,
     registry: metrics.registry,
     notReady: () => sources.filter((s) => !s.source.connected).map((s) => s.name),
+    relabel: { metricPrefix: config.metricPrefix, staticLabels: config.staticLabels },
     version,
     logger,
     webConfig: config.webConfig,

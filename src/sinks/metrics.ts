@@ -29,6 +29,20 @@ export interface MetricsOptions {
   readonly exemplars?: boolean;
   /** --celery-exporter-compat: also expose celery-exporter's own histogram names (compat.ts). */
   readonly celeryExporterCompat?: boolean;
+  /** Buckets of those histograms (--buckets; --queue-wait-buckets); default: the runtime/queue-wait ones above. */
+  readonly compatRuntimeBuckets?: readonly number[];
+  readonly compatQueueWaitBuckets?: readonly number[];
+  /** --generic-hostname-worker-task-metric: worker-side task series say hostname="generic". */
+  readonly genericHostnameWorkerTask?: boolean;
+}
+
+/**
+ * The `name` of a task whose task-received was never seen. celery-exporter labels it "None"
+ * (str() of celery.events.state.Task.name, None until received) and its dashboards and alerts
+ * filter `name!~"None"`: with --celery-exporter-compat the same value is used so they leave it out.
+ */
+export function unknownTaskName(compat: boolean): string {
+  return compat ? 'None' : 'unknown';
 }
 
 /** What the metrics need to read from one broker at scrape time. */
@@ -146,7 +160,11 @@ export class CeleryMetrics {
       retried: this.labelGuard([...TASK_LABELS, 'exception']),
       histograms: this.labelGuard(['name', 'queue_name']),
     };
-    this.compat = options.celeryExporterCompat === true ? new CeleryExporterCompat(this.registry, options) : undefined;
+    this.compat = options.celeryExporterCompat === true ? new CeleryExporterCompat(this.registry, {
+            runtimeBuckets: options.compatRuntimeBuckets ?? options.runtimeBuckets,
+            queueWaitBuckets: options.compatQueueWaitBuckets ?? options.queueWaitBuckets,
+            brokerLabel: options.brokerLabel,
+          }) : undefined;
     defineScrapeTimeMetrics(this.registry, this.brokers, options);
     collectDefaultMetrics({ register: this.registry });
   }
@@ -200,6 +218,8 @@ export class BrokerMetrics implements TaskObserver {
   private readonly extra: Labels;
   private readonly defaultQueue: string;
   private readonly genericSent: boolean;
+  private readonly genericWorker: boolean;
+  private readonly unknownName: string;
   private readonly children: BoundedChildren<TaskChildren>;
   private readonly failed: BoundedChildren<LabelledCounter>;
   private readonly retried: BoundedChildren<CounterCell>;
@@ -217,6 +237,8 @@ export class BrokerMetrics implements TaskObserver {
     this.extra = extra;
     this.defaultQueue = options.defaultQueueName;
     this.genericSent = options.genericHostnameTaskSent;
+    this.genericWorker = options.genericHostnameWorkerTask === true;
+    this.unknownName = unknownTaskName(options.celeryExporterCompat === true);
     const overflow = overflowCounter(metrics.labelOverflow, extra);
     const k = metrics.counters;
     this.children = new BoundedChildren(
@@ -303,13 +325,13 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   taskReceived(task: TaskRecord, event: TaskEvent): void {
-    const c = this.task(task, event.hostname, 'celery_task_received_total');
+    const c = this.task(task, this.workerHost(event.hostname), 'celery_task_received_total');
     c.received.inc();
     c.compat.workerSeen();
   }
 
   taskStarted(task: TaskRecord, event: TaskEvent, queueWait: number | undefined): void {
-    const c = this.task(task, event.hostname, 'celery_task_started_total');
+    const c = this.task(task, this.workerHost(event.hostname), 'celery_task_started_total');
     c.started.inc();
     c.compat.workerSeen();
     if (queueWait !== undefined) {
@@ -319,7 +341,7 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   taskSucceeded(task: TaskRecord, event: TaskEvent, runtime: number | undefined): void {
-    const c = this.task(task, event.hostname, 'celery_task_succeeded_total');
+    const c = this.task(task, this.workerHost(event.hostname), 'celery_task_succeeded_total');
     c.succeeded.inc();
     if (runtime !== undefined) {
       this.observeRuntime(this.histogramsOf(c, task, RUNTIME_METRIC), task, runtime);
@@ -328,21 +350,21 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   taskFailed(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
-    this.countFailed(task, this.exceptionChild('failed', task, event.hostname, exception));
+    this.countFailed(task, this.exceptionChild('failed', task, this.workerHost(event.hostname), exception));
     if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC), task, runtime);
   }
 
   taskRetried(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
-    this.exceptionChild('retried', task, event.hostname, exception).inc();
+    this.exceptionChild('retried', task, this.workerHost(event.hostname), exception).inc();
     if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC), task, runtime);
   }
 
   taskRejected(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, event.hostname, 'celery_task_rejected_total').rejected.inc();
+    this.task(task, this.workerHost(event.hostname), 'celery_task_rejected_total').rejected.inc();
   }
 
   taskRevoked(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, event.hostname, 'celery_task_revoked_total').revoked.inc();
+    this.task(task, this.workerHost(event.hostname), 'celery_task_revoked_total').revoked.inc();
   }
 
   taskCancelled(): void {
@@ -388,7 +410,7 @@ export class BrokerMetrics implements TaskObserver {
    * overflow. forgetWorker() bumps `generation`, so no memo outlives the series it counts into.
    */
   private task(task: TaskRecord, hostname: string, metric: string): TaskChildren {
-    const name = task.name ?? 'unknown';
+    const name = task.name ?? this.unknownName;
     const queue = this.queueOf(task);
     const memo = task.labelMemo as TaskChildren | undefined;
     if (memo !== undefined && memo.hostname === hostname && memo.name === name && memo.queue === queue && memo.owner === this && memo.generation === this.generation) return memo;
@@ -412,11 +434,15 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   private exceptionChild(outcome: 'failed' | 'retried', task: TaskRecord, hostname: string, exception: string): LabelledCounter {
-    const values = [task.name ?? 'unknown', hostname, this.queueOf(task), exception];
+    const values = [task.name ?? this.unknownName, hostname, this.queueOf(task), exception];
     return outcome === 'failed' ? this.failed.get(values, 'celery_task_failed_total') : this.retried.get(values, 'celery_task_retried_total');
   }
 
+  private workerHost(hostname: string): string {
+    return this.genericWorker ? 'generic' : hostname;
+  }
+
   private histogramsFor(task: TaskRecord, metric: string): HistogramChildren {
-    return this.histograms.get([task.name ?? 'unknown', this.queueOf(task)], metric);
+    return this.histograms.get([task.name ?? this.unknownName, this.queueOf(task)], metric);
   }
 }
