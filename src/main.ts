@@ -7,6 +7,8 @@ import { startHttpServer } from './http/server.js';
 import type { HttpServer } from './http/server.js';
 import { RateLimitedLog } from './log.js';
 import { WorkerControl } from './control/worker-control.js';
+import { WorkerInspection } from './control/worker-inspection.js';
+import { defineInspectionMetrics } from './sinks/inspection-metrics.js';
 import type { CeleryMetrics } from './sinks/metrics.js';
 import { defineQueueMetrics } from './sinks/queue-metrics.js';
 import type { QueueWatch } from './sinks/queue-metrics.js';
@@ -31,7 +33,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
   const traces = config.traces.enabled
     ? (await import('./sinks/trace-sink.js')).startTraceSink({ config: config.traces, registry: metrics.registry, logger, version, maxOpen: config.maxTrackedTasks })
     : undefined;
-  const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl })[] = [];
+  const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl; inspection: WorkerInspection })[] = [];
   const queueWatches: QueueWatch[] = [];
 
   const pipelineSinks = { metrics, detectorMetrics, traces, logger, badInput: new RateLimitedLog(logger), findingLog: new RateLimitedLog(logger) };
@@ -47,6 +49,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
           detectors.gaps.up(now);
           state.streamUp(now);
           control.connected();
+          inspection.connected();
         },
         down: () => {
           const now = Date.now() / 1000;
@@ -56,14 +59,21 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
       },
     });
     const control = new WorkerControl(source, broker.name, { enableEvents: config.enableEvents, enableEventsInterval: config.enableEventsInterval }, logger);
+    const inspection = new WorkerInspection(
+      source,
+      broker.name,
+      { interval: config.inspectInterval, timeout: config.inspectTimeout, initialQueues: config.queues[broker.name] ?? [], onQueue: (q) => queues?.add(q) },
+      logger,
+    );
     detectorMetrics.watch({ name: broker.name, state, detectors });
     metrics.watchBroker({ name: broker.name, state, connected: () => source.connected, reconnects: () => source.reconnects });
     if (queues) queueWatches.push({ name: broker.name, queues, source: createQueueDepthSource(broker, config, logger) });
-    sources.push({ ...pipeline, name: broker.name, source, control });
+    sources.push({ ...pipeline, name: broker.name, source, control, inspection });
   }
 
   const filterWatches = sources.flatMap((s) => (s.filter !== undefined ? [{ name: s.name, filter: s.filter }] : []));
   if (filterWatches.length > 0) defineFilterMetrics(metrics.registry, filterWatches, config.brokers.length > 1);
+  defineInspectionMetrics(metrics.registry, sources.map((s) => ({ name: s.name, perQueue: () => s.inspection.perQueue() })), config.brokers.length > 1);
   if (queueWatches.length > 0) {
     defineQueueMetrics(metrics.registry, queueWatches, { brokerLabel: config.brokers.length > 1, timeoutMs: config.queueMetricsTimeout * 1000, logger });
   }
@@ -83,6 +93,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
     logger.info({ broker: s.name, url: brokerDisplay(config, s.name) }, 'connecting to broker');
     s.source.start();
     s.control.start();
+    s.inspection.start();
   }
   const ticker = setInterval(() => {
     const now = Date.now() / 1000;
@@ -103,7 +114,10 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
     metrics,
     async stop() {
       clearInterval(ticker);
-      for (const s of sources) s.control.stop();
+      for (const s of sources) {
+        s.control.stop();
+        s.inspection.stop();
+      }
       await Promise.all([...sources.map((s) => s.source.stop()), ...queueWatches.map((w) => w.source.close())]);
       await traces?.stop(TRACE_FLUSH_MS);
       await http.close();
