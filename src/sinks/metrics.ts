@@ -4,6 +4,7 @@ import type { DecodeErrorReason, TaskEvent } from '../protocol/events.js';
 import type { TaskObserver } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { CeleryState } from '../state/machine.js';
+import { UNKNOWN_TASK_NAME } from '../state/machine.js';
 import { defineScrapeTimeMetrics } from './scrape-metrics.js';
 import { BoundedChildren, LabelGuard, OVERFLOW_LABEL_VALUE, overflowCounter } from './label-guard.js';
 import type { ExemplarSource } from './exemplars.js';
@@ -410,7 +411,7 @@ export class BrokerMetrics implements TaskObserver {
    * overflow. forgetWorker() bumps `generation`, so no memo outlives the series it counts into.
    */
   private task(task: TaskRecord, hostname: string, metric: string): TaskChildren {
-    const name = task.name ?? this.unknownName;
+    const name = this.nameOf(task);
     const queue = this.queueOf(task);
     const memo = task.labelMemo as TaskChildren | undefined;
     if (memo !== undefined && memo.hostname === hostname && memo.name === name && memo.queue === queue && memo.owner === this && memo.generation === this.generation) return memo;
@@ -434,8 +435,14 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   private exceptionChild(outcome: 'failed' | 'retried', task: TaskRecord, hostname: string, exception: string): LabelledCounter {
-    const values = [task.name ?? this.unknownName, hostname, this.queueOf(task), exception];
+    const values = [this.nameOf(task), hostname, this.queueOf(task), exception];
     return outcome === 'failed' ? this.failed.get(values, 'celery_task_failed_total') : this.retried.get(values, 'celery_task_retried_total');
+  }
+
+  /** The state names a task it never saw named UNKNOWN_TASK_NAME once its grace is over. */
+  private nameOf(task: TaskRecord): string {
+    const name = task.name;
+    return name === undefined || name === UNKNOWN_TASK_NAME ? this.unknownName : name;
   }
 
   private workerHost(hostname: string): string {
@@ -443,6 +450,6 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   private histogramsFor(task: TaskRecord, metric: string): HistogramChildren {
-    return this.histograms.get([task.name ?? this.unknownName, this.queueOf(task)], metric);
+    return this.histograms.get([this.nameOf(task), this.queueOf(task)], metric);
   }
 }
