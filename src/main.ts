@@ -9,6 +9,7 @@ import { RateLimitedLog } from './log.js';
 import { WorkerControl } from './control/worker-control.js';
 import { WorkerInspection } from './control/worker-inspection.js';
 import { defineInspectionMetrics } from './sinks/inspection-metrics.js';
+import { compileHostnamePatterns } from './filter/hostname-pattern.js';
 import type { CeleryMetrics } from './sinks/metrics.js';
 import { defineQueueMetrics } from './sinks/queue-metrics.js';
 import type { QueueWatch } from './sinks/queue-metrics.js';
@@ -62,7 +63,13 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
     const inspection = new WorkerInspection(
       source,
       broker.name,
-      { interval: config.inspectInterval, timeout: config.inspectTimeout, initialQueues: config.queues[broker.name] ?? [], onQueue: (q) => queues?.add(q) },
+      {
+        interval: config.inspectInterval,
+        timeout: config.inspectTimeout,
+        initialQueues: config.queues[broker.name] ?? [],
+        onQueue: (q) => queues?.add(q),
+        counts: config.onlyWorkers.length > 0 ? compileHostnamePatterns(config.onlyWorkers) : undefined,
+      },
       logger,
     );
     detectorMetrics.watch({ name: broker.name, state, detectors });

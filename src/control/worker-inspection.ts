@@ -11,6 +11,8 @@ export interface WorkerInspectionOptions {
   readonly initialQueues: readonly string[];
   /** A queue a worker consumes from was seen (fed to queue discovery, so its length is reported too). */
   readonly onQueue?: (name: string) => void;
+  /** Sidecar mode (--only-worker): only these workers count, so sidecars do not each count every worker. */
+  readonly counts?: (hostname: string) => boolean;
 }
 
 /** Workers and their pool processes per queue, as of the last inspection that got an answer. */
@@ -80,6 +82,7 @@ export class WorkerInspection {
       const stats = queues.size === 0 ? new Map() : await inspectWorkers(this.source, 'stats', {}, parseStats, { ...limits, maxReplies: queues.size });
       const figures = new Map<string, QueueWorkers>();
       for (const [worker, names] of queues) {
+        if (this.options.counts !== undefined && !this.options.counts(worker)) continue;
         const processes = stats.get(worker)?.processes ?? 0;
         for (const name of new Set(names)) {
           const f = figures.get(name) ?? { workers: 0, processes: 0 };
