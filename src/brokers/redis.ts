@@ -107,7 +107,8 @@ export class RedisEventSource implements EventSource {
    * A broadcast with replies, the way kombu's Redis transport carries them: the reply queue is
    * bound to `reply.celery.pidbox` in kombu's binding set, each worker LPUSHes its reply envelope
    * onto the list of that name, and BRPOP takes them until the time or the limits run out. The
-   * binding and the list are removed afterwards (kombu deletes the list the same way).
+   * binding and the list are removed afterwards (kombu deletes the list the same way). Requests
+   * to one broker share the blocking connection, so they are served one after the other.
    */
   async request(method: string, args: Record<string, unknown>, limits: ReplyLimits): Promise<unknown[]> {
     if (this.stopping) return [];

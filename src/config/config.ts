@@ -314,7 +314,8 @@ function buildConfig(sources: Sources, env: NodeJS.ProcessEnv, celeryExporterWay
     listen: listenAddress(sources, notices),
     metricsPath,
     runtimeBuckets: parseBuckets('runtime-buckets', one(value, 'runtime-buckets')),
-    queueWaitBuckets: parseBuckets('queue-wait-buckets', queueWaitBuckets),
+    // celery-exporter's form may end in inf (str(float('inf'))), which every histogram has anyway.
+    queueWaitBuckets: parseExporterBuckets('queue-wait-buckets', queueWaitBuckets),
     defaultQueueName: nonEmpty('default-queue-name', one(value, 'default-queue-name')),
     genericHostnameTaskSent: bool(value, 'generic-hostname-task-sent-metric'),
     genericHostnameWorkerTask: bool(value, 'generic-hostname-worker-task-metric'),

@@ -109,6 +109,13 @@ describe("celery-exporter's flags", () => {
     expect(run(['-Q', 'a']).celeryExporterWay).toBe('-Q');
   });
 
+  it("takes bucket lists in celery-exporter's form, ending in inf", () => {
+    const c = run(['--buckets', '0.1,1,inf', '--queue-wait-buckets', '1,60,inf']);
+    expect(c.compatRuntimeBuckets).toEqual([0.1, 1]);
+    expect(c.queueWaitBuckets).toEqual([1, 60]);
+    expect(c.compatQueueWaitBuckets).toEqual([1, 60]);
+  });
+
   it('uses celery-exporter buckets for its histograms unless told otherwise', () => {
     const c = run(['--port', '9808']);
     expect(c.compatRuntimeBuckets).toEqual(EXPORTER_RUNTIME_BUCKETS);
