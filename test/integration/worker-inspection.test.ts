@@ -19,17 +19,27 @@ function figures(m: Metrics): Record<string, { workers: number; processes: numbe
   return out;
 }
 
-for (const kind of ['redis', 'rabbitmq'] as const) {
-  describe(`worker inspection on ${kind}`, () => {
-    let broker: { url: string; stop(): Promise<void> };
+// The third case: kombu's global_keyprefix (celery-exporter's README example), which prefixes
+// the reply binding set and the reply list on Redis.
+const CASES = [
+  { kind: 'redis', keyprefix: undefined },
+  { kind: 'rabbitmq', keyprefix: undefined },
+  { kind: 'redis', keyprefix: 'danihodovic' },
+] as const;
+
+for (const { kind, keyprefix } of CASES) {
+  describe(`worker inspection on ${kind}${keyprefix ? ` with global_keyprefix=${keyprefix}` : ''}`, () => {
+    let broker: { url: string; stop(): Promise<void>; cli?: (...args: string[]) => string };
     let daemon: DaemonProc;
     const workers: CeleryWorker[] = [];
 
     beforeAll(async () => {
       broker = kind === 'redis' ? await startRedis() : await startRabbit();
-      workers.push(await startWorker({ broker: broker.url, name: 'inspect-a@%h', concurrency: 2, queues: ['q.alpha', 'q.beta'] }));
-      workers.push(await startWorker({ broker: broker.url, name: 'inspect-b@%h', concurrency: 3, queues: ['q.beta'] }));
-      daemon = await startDaemon(['--broker-url', broker.url, '--queues', 'q.idle', '--inspect-interval', '1s', '--inspect-timeout', '1s', '--log-level', 'warn']);
+      const env = keyprefix ? { PULSE_KEYPREFIX: keyprefix } : {};
+      const prefixArgs = keyprefix ? ['--broker-transport-option', `global_keyprefix=${keyprefix}`] : [];
+      workers.push(await startWorker({ broker: broker.url, name: 'inspect-a@%h', concurrency: 2, queues: ['q.alpha', 'q.beta'], env }));
+      workers.push(await startWorker({ broker: broker.url, name: 'inspect-b@%h', concurrency: 3, queues: ['q.beta'], env }));
+      daemon = await startDaemon(['--broker-url', broker.url, ...prefixArgs, '--queues', 'q.idle', '--inspect-interval', '1s', '--inspect-timeout', '1s', '--log-level', 'warn']);
     }, 120_000);
 
     afterAll(async () => {
@@ -54,6 +64,16 @@ for (const kind of ['redis', 'rabbitmq'] as const) {
       expect(performance.now() - started).toBeLessThan(1000);
       expect(figures(m)).toEqual(EXPECTED);
     });
+
+    if (kind === 'redis') {
+      it('leaves no reply binding or reply list behind (at most the one of an inspection in flight)', () => {
+        const prefix = keyprefix ?? '';
+        const members = broker.cli!('SMEMBERS', `${prefix}_kombu.binding.reply.celery.pidbox`).split('\n').filter((l) => l.trim() !== '');
+        expect(members.length).toBeLessThanOrEqual(1);
+        const lists = broker.cli!('KEYS', `${prefix}*.reply.celery.pidbox`).split('\n').filter((l) => l.trim() !== '');
+        expect(lists.length).toBeLessThanOrEqual(1);
+      });
+    }
 
     it('follows a worker that stops', async () => {
       await workers.pop()!.stop();
