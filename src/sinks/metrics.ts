@@ -221,6 +221,7 @@ export class BrokerMetrics implements TaskObserver {
   private readonly genericSent: boolean;
   private readonly genericWorker: boolean;
   private readonly unknownName: string;
+  private readonly compatOn: boolean;
   private readonly children: BoundedChildren<TaskChildren>;
   private readonly failed: BoundedChildren<LabelledCounter>;
   private readonly retried: BoundedChildren<CounterCell>;
@@ -239,7 +240,8 @@ export class BrokerMetrics implements TaskObserver {
     this.defaultQueue = options.defaultQueueName;
     this.genericSent = options.genericHostnameTaskSent;
     this.genericWorker = options.genericHostnameWorkerTask === true;
-    this.unknownName = unknownTaskName(options.celeryExporterCompat === true);
+    this.compatOn = options.celeryExporterCompat === true;
+    this.unknownName = unknownTaskName(this.compatOn);
     const overflow = overflowCounter(metrics.labelOverflow, extra);
     const k = metrics.counters;
     this.children = new BoundedChildren(
@@ -344,6 +346,7 @@ export class BrokerMetrics implements TaskObserver {
   taskSucceeded(task: TaskRecord, event: TaskEvent, runtime: number | undefined): void {
     const c = this.task(task, this.workerHost(event.hostname), 'celery_task_succeeded_total');
     c.succeeded.inc();
+    c.compat.workerSeen();
     if (runtime !== undefined) {
       this.observeRuntime(this.histogramsOf(c, task, RUNTIME_METRIC), task, runtime);
       c.compat.runtime.observe(runtime);
@@ -351,21 +354,30 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   taskFailed(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
-    this.countFailed(task, this.exceptionChild('failed', task, this.workerHost(event.hostname), exception));
+    const host = this.workerHost(event.hostname);
+    // celery-exporter creates the other counters at 0 on any worker event; a failure is one too.
+    if (this.compatOn) this.task(task, host, 'celery_task_failed_total').compat.workerSeen();
+    this.countFailed(task, this.exceptionChild('failed', task, host, exception));
     if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC), task, runtime);
   }
 
   taskRetried(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
-    this.exceptionChild('retried', task, this.workerHost(event.hostname), exception).inc();
+    const host = this.workerHost(event.hostname);
+    if (this.compatOn) this.task(task, host, 'celery_task_retried_total').compat.workerSeen();
+    this.exceptionChild('retried', task, host, exception).inc();
     if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC), task, runtime);
   }
 
   taskRejected(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, this.workerHost(event.hostname), 'celery_task_rejected_total').rejected.inc();
+    const c = this.task(task, this.workerHost(event.hostname), 'celery_task_rejected_total');
+    c.rejected.inc();
+    c.compat.workerSeen();
   }
 
   taskRevoked(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, this.workerHost(event.hostname), 'celery_task_revoked_total').revoked.inc();
+    const c = this.task(task, this.workerHost(event.hostname), 'celery_task_revoked_total');
+    c.revoked.inc();
+    c.compat.workerSeen();
   }
 
   taskCancelled(): void {

@@ -29,7 +29,10 @@ const samples = (text: string, prefix: string): string[] => text.split('\n').fil
 describe("celery-exporter's label values", () => {
   it('labels a task never named "None" with compat output (celery-mixin filters it), "unknown" without', async () => {
     const compat = await serialize(metricsAfterWorkload({ celeryExporterCompat: true }).registry, 'prometheus');
-    expect(samples(compat, 'celery_task_failed_total{name="None"')).toEqual(['celery_task_failed_total{name="None",hostname="w1@vm",queue_name="celery",exception="KeyError"} 1']);
+    expect(samples(compat, 'celery_task_failed_total{name="None"')).toEqual([
+      'celery_task_failed_total{name="None",hostname="w1@vm",queue_name="celery",exception=""} 0',
+      'celery_task_failed_total{name="None",hostname="w1@vm",queue_name="celery",exception="KeyError"} 1',
+    ]);
     expect(compat).not.toContain('name="unknown"');
     const own = await serialize(metricsAfterWorkload({}).registry, 'prometheus');
     expect(samples(own, 'celery_task_failed_total{name="unknown"')).toHaveLength(1);
@@ -56,6 +59,24 @@ describe("celery-exporter's label values", () => {
     expect(unlabelled).toEqual([]);
     // name[] takes the names as served.
     const only = await serialize(registry, 'prometheus', { names: new Set(['myapp_task_succeeded_total']), relabel: { metricPrefix: 'myapp_', staticLabels: {} } });
-    expect(samples(only, 'myapp_')).toEqual(['myapp_task_succeeded_total{name="app.ok",hostname="w1@vm",queue_name="celery"} 1']);
+    expect(samples(only, 'myapp_')).toEqual([
+      'myapp_task_succeeded_total{name="None",hostname="w1@vm",queue_name="celery"} 0',
+      'myapp_task_succeeded_total{name="app.ok",hostname="w1@vm",queue_name="celery"} 1',
+    ]);
+  });
+});
+
+describe('compat counters at 0 on any worker event, as celery-exporter does', () => {
+  it('creates succeeded at 0 for a task whose first event seen for its label set is its failure', async () => {
+    const metrics = new CeleryMetrics({ runtimeBuckets: [1], queueWaitBuckets: [1], defaultQueueName: 'celery', genericHostnameTaskSent: false, brokerLabel: false, version: 'test', celeryExporterCompat: true });
+    const state = new CeleryState(metrics.forBroker('b'), { maxTasks: 100, unfinishedTtl: 3600, finishedTtl: 600, pendingGrace: 5, heartbeatTimeoutFactor: 2, forgetAfter: 3600 });
+    // Received on w1, failed reported by w2 (a redelivery): w2's label set is first seen failing.
+    state.apply(ev('task-received', 'a', T0, { name: 'app.f' }), T0);
+    state.apply(ev('task-failed', 'a', T0 + 1, { hostname: 'w2@vm', exception: "KeyError('k')" }), T0 + 1);
+    const text = await serialize(metrics.registry, 'prometheus');
+    expect(samples(text, 'celery_task_succeeded_total')).toEqual([
+      'celery_task_succeeded_total{name="app.f",hostname="w1@vm",queue_name="celery"} 0',
+      'celery_task_succeeded_total{name="app.f",hostname="w2@vm",queue_name="celery"} 0',
+    ]);
   });
 });
