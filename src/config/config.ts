@@ -431,7 +431,7 @@ function parseTransportOptions(values: string[]): { transport: TransportOptions;
   for (const v of values) {
     const eq = v.indexOf('=');
     if (eq <= 0) throw configError('CP_ERR_FLAG_VALUE', `invalid value for --broker-transport-option: "${v}" (KEY=VALUE)`);
-    raw[v.slice(0, eq).trim()] = v.slice(eq + 1);
+    raw[v.slice(0, eq).trim()] = jsonString(v.slice(eq + 1));
   }
   const known = new Set(['global_keyprefix', 'fanout_prefix', 'fanout_patterns', 'master_name', 'visibility_timeout', 'sentinel_kwargs', 'priority_steps', 'sep']);
   // celery-exporter hands any option to kombu: an option celery-pulse has no use for is named, not refused.
@@ -461,6 +461,17 @@ function parseTransportOptions(values: string[]): { transport: TransportOptions;
     raw,
   };
   return { transport, unused };
+}
+
+/** celery-exporter reads option values as JSON when they parse: `"abc"` is the string abc. */
+function jsonString(value: string): string {
+  if (!/^".*"$/s.test(value)) return value;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return typeof parsed === 'string' ? parsed : value;
+  } catch {
+    return value;
+  }
 }
 
 function deepFreeze<T>(value: T): T {

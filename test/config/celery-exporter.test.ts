@@ -101,6 +101,12 @@ describe("celery-exporter's flags", () => {
     expect(c.notices.filter((n) => n.startsWith('--retry-interval'))).toHaveLength(1);
   });
 
+  it('reads transport option values as JSON where they parse, as celery-exporter does', () => {
+    const c = run(['--broker-transport-option', 'global_keyprefix="app:"', '--broker-transport-option', 'fanout_patterns=true']);
+    expect(c.transport.globalKeyprefix).toBe('app:');
+    expect(c.transport.fanoutPatterns).toBe(true);
+  });
+
   it('splits --queues and -Q on commas (a,b is two queues), and takes -Qa,b', () => {
     expect(run(['--queues', 'a,b'], {}).queues['localhost:6379/0']).toEqual(['a', 'b']);
     expect(run(['-Qa,b'], {}).queues['localhost:6379/0']).toEqual(['a', 'b']);
