@@ -116,6 +116,44 @@ describe("started as celery-exporter's chart and README start it", () => {
     }, 120_000);
   }
 
+  it("starts with every flag of celery-exporter's cli.py, in its value formats, and applies them", async () => {
+    const argv = [
+      `--broker-url=${redis.url}`,
+      '--broker-transport-option', 'visibility_timeout=7200',
+      '--broker-ssl-option', 'ssl_version=2',
+      '--accept-content', 'json,pickle',
+      '--retry-interval', '5',
+      '--host', '127.0.0.1',
+      '--port', String(PORT),
+      '--buckets', '0.1,1,10,inf',
+      '--queue-wait-buckets', '1,60,inf',
+      '--log-level', 'INFO',
+      '--worker-timeout', '300',
+      '--purge-offline-worker-metrics', '600',
+      '--generic-hostname-task-sent-metric',
+      '--generic-hostname-worker-task-metric',
+      '-Q', 'celery,other',
+      '--metric-prefix', 'myapp_',
+      '--default-queue-name', 'celery',
+      '--static-label', 'team=core',
+    ];
+    const daemon = await startAsCeleryExporter({ argv, env: {} });
+    try {
+      await runWorkload(redis.url, 'basic');
+      const done = (m: Metrics): boolean => m.value('myapp_task_succeeded_total') === 7 && m.value('myapp_task_failed_total') === 5;
+      await waitFor('the basic workload counted', async () => done(await scrape()), 60_000);
+      const m = await scrape();
+      expect(m.series.filter((s) => s.name.startsWith('celery_'))).toEqual([]);
+      expect(m.series.filter((s) => s.labels['team'] !== 'core')).toEqual([]);
+      expect(m.find('myapp_task_succeeded_total').map((s) => s.labels['hostname'])).toEqual(m.find('myapp_task_succeeded_total').map(() => 'generic'));
+      expect([...new Set(m.find('myapp_task_runtime_bucket').map((x) => x.labels['le']))]).toEqual(['0.1', '1', '10', '+Inf']);
+      expect(m.find('myapp_queue_length').map((s) => s.labels['queue_name']).sort()).toEqual(['celery', 'other']);
+      for (const line of ['broker SSL options not used by celery-pulse: ssl_version', '--accept-content is not needed', '--retry-interval is not needed']) expect(daemon.output).toContain(line);
+    } finally {
+      await daemon.stop();
+    }
+  }, 120_000);
+
   it("/health answers 503 while the broker is down (the chart's liveness probe restarts the pod)", async () => {
     const daemon = await startAsCeleryExporter(INVOCATIONS.chart(redis.url));
     try {
