@@ -97,6 +97,8 @@ export class WorkerInspection {
       this.warned = false;
       this.logger.debug({ broker: this.broker, workers: queues.size }, 'inspected the workers');
     } catch (err) {
+      // Stopping closes the connections under an inspection in flight: nothing to report then.
+      if (this.timer === undefined) return;
       if (!this.warned) this.logger.warn({ broker: this.broker, err: (err as Error).message }, 'could not inspect the workers');
       this.warned = true;
     } finally {
