@@ -31,7 +31,8 @@ async function run(): Promise<void> {
   }
   const config = action.config;
   tuneHeap(process.execArgv);
-  const logger = createLogger(config.logLevel, configSecrets(config));
+  const logger = createLogger(config.logLevel, configSecrets(config), undefined, config.logFormat);
+  for (const notice of config.notices) logger.info(notice);
   let daemon;
   try {
     daemon = await startDaemon(config, logger, VERSION);

@@ -3,17 +3,18 @@ import type { Logger } from 'pino';
 import { redactSecrets } from './brokers/url.js';
 
 /**
- * JSON logs to stdout. Every line passes through a last scrub before it is written: URL
+ * JSON (or logfmt, --log-format) logs to stdout. Every line passes through a last scrub before it is written: URL
  * credentials and each configured secret (broker passwords) are replaced, whatever code path
  * produced the text (a library error message can quote a URL).
  */
-export function createLogger(level: string, secrets: readonly string[], destination?: NodeJS.WritableStream): Logger {
+export function createLogger(level: string, secrets: readonly string[], destination?: NodeJS.WritableStream, format: 'json' | 'logfmt' = 'json'): Logger {
   const literal = secrets.filter((s) => s.length >= 3);
-  const scrub = (line: string): string => {
+  const scrubJson = (line: string): string => {
     let out = redactSecrets(line);
     for (const s of literal) if (out.includes(s)) out = out.split(s).join('****');
     return out;
   };
+  const scrub = format === 'logfmt' ? (line: string): string => toLogfmt(scrubJson(line)) : scrubJson;
   return pino(
     {
       level,
@@ -55,4 +56,24 @@ export class RateLimitedLog {
       w.suppressed++;
     }
   }
+}
+
+/**
+ * One pino JSON line as logfmt (`time=… level=info msg="…" key=value`), the other format of the
+ * Prometheus exporters' --log.format. Nested values are written as their JSON text.
+ */
+export function toLogfmt(jsonLine: string): string {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(jsonLine) as Record<string, unknown>;
+  } catch {
+    return jsonLine;
+  }
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(record)) {
+    if (value === undefined) continue;
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    parts.push(`${key}=${/^[^\s"=]+$/.test(text) ? text : JSON.stringify(text)}`);
+  }
+  return `${parts.join(' ')}\n`;
 }

@@ -7,6 +7,9 @@ import { startHttpServer } from './http/server.js';
 import type { HttpServer } from './http/server.js';
 import { RateLimitedLog } from './log.js';
 import { WorkerControl } from './control/worker-control.js';
+import { WorkerInspection } from './control/worker-inspection.js';
+import { defineInspectionMetrics } from './sinks/inspection-metrics.js';
+import { compileHostnamePatterns } from './filter/hostname-pattern.js';
 import type { CeleryMetrics } from './sinks/metrics.js';
 import { defineQueueMetrics } from './sinks/queue-metrics.js';
 import type { QueueWatch } from './sinks/queue-metrics.js';
@@ -31,7 +34,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
   const traces = config.traces.enabled
     ? (await import('./sinks/trace-sink.js')).startTraceSink({ config: config.traces, registry: metrics.registry, logger, version, maxOpen: config.maxTrackedTasks })
     : undefined;
-  const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl })[] = [];
+  const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl; inspection: WorkerInspection })[] = [];
   const queueWatches: QueueWatch[] = [];
 
   const pipelineSinks = { metrics, detectorMetrics, traces, logger, badInput: new RateLimitedLog(logger), findingLog: new RateLimitedLog(logger) };
@@ -47,6 +50,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
           detectors.gaps.up(now);
           state.streamUp(now);
           control.connected();
+          inspection.connected();
         },
         down: () => {
           const now = Date.now() / 1000;
@@ -56,14 +60,27 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
       },
     });
     const control = new WorkerControl(source, broker.name, { enableEvents: config.enableEvents, enableEventsInterval: config.enableEventsInterval }, logger);
+    const inspection = new WorkerInspection(
+      source,
+      broker.name,
+      {
+        interval: config.inspectInterval,
+        timeout: config.inspectTimeout,
+        initialQueues: config.queues[broker.name] ?? [],
+        onQueue: (q) => queues?.add(q),
+        counts: config.onlyWorkers.length > 0 ? compileHostnamePatterns(config.onlyWorkers) : undefined,
+      },
+      logger,
+    );
     detectorMetrics.watch({ name: broker.name, state, detectors });
     metrics.watchBroker({ name: broker.name, state, connected: () => source.connected, reconnects: () => source.reconnects });
     if (queues) queueWatches.push({ name: broker.name, queues, source: createQueueDepthSource(broker, config, logger) });
-    sources.push({ ...pipeline, name: broker.name, source, control });
+    sources.push({ ...pipeline, name: broker.name, source, control, inspection });
   }
 
   const filterWatches = sources.flatMap((s) => (s.filter !== undefined ? [{ name: s.name, filter: s.filter }] : []));
   if (filterWatches.length > 0) defineFilterMetrics(metrics.registry, filterWatches, config.brokers.length > 1);
+  defineInspectionMetrics(metrics.registry, sources.map((s) => ({ name: s.name, perQueue: () => s.inspection.perQueue() })), config.brokers.length > 1);
   if (queueWatches.length > 0) {
     defineQueueMetrics(metrics.registry, queueWatches, { brokerLabel: config.brokers.length > 1, timeoutMs: config.queueMetricsTimeout * 1000, logger });
   }
@@ -74,6 +91,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
     metricsPath: config.metricsPath,
     registry: metrics.registry,
     notReady: () => sources.filter((s) => !s.source.connected).map((s) => s.name),
+    relabel: { metricPrefix: config.metricPrefix, staticLabels: config.staticLabels },
     version,
     logger,
     webConfig: config.webConfig,
@@ -82,6 +100,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
     logger.info({ broker: s.name, url: brokerDisplay(config, s.name) }, 'connecting to broker');
     s.source.start();
     s.control.start();
+    s.inspection.start();
   }
   const ticker = setInterval(() => {
     const now = Date.now() / 1000;
@@ -102,7 +121,10 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
     metrics,
     async stop() {
       clearInterval(ticker);
-      for (const s of sources) s.control.stop();
+      for (const s of sources) {
+        s.control.stop();
+        s.inspection.stop();
+      }
       await Promise.all([...sources.map((s) => s.source.stop()), ...queueWatches.map((w) => w.source.close())]);
       await traces?.stop(TRACE_FLUSH_MS);
       await http.close();

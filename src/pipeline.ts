@@ -41,7 +41,10 @@ export function createMetrics(config: Config, version: string): Pick<PipelineSin
     queueWaitBuckets: config.queueWaitBuckets,
     defaultQueueName: config.defaultQueueName,
     genericHostnameTaskSent: config.genericHostnameTaskSent,
+    genericHostnameWorkerTask: config.genericHostnameWorkerTask,
     celeryExporterCompat: config.celeryExporterCompat,
+    compatRuntimeBuckets: config.compatRuntimeBuckets,
+    compatQueueWaitBuckets: config.compatQueueWaitBuckets,
     brokerLabel,
     version,
     maxLabelValues: config.maxLabelValues,
@@ -73,6 +76,7 @@ export function createBrokerPipeline(config: Config, broker: BrokerConfig, sinks
     finishedTtl: config.finishedTaskTtl,
     pendingGrace: config.unknownTaskGrace,
     heartbeatTimeoutFactor: config.workerTimeoutHeartbeats,
+    timeoutSeconds: config.workerTimeout,
     forgetAfter: config.workerForgetAfter,
     maxWorkers: config.maxLabelValues,
   });

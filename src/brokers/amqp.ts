@@ -4,8 +4,8 @@ import type { BrokerConfig } from '../config/config.js';
 import type { TlsFiles } from '../config/broker-settings.js';
 import { amqpConnectOptions } from './amqp-options.js';
 import { backoffDelay } from './backoff.js';
-import { publishPidboxBroadcast } from './amqp-pidbox.js';
-import type { EventSource, SourceContext } from './source.js';
+import { publishPidboxBroadcast, requestPidboxReplies } from './amqp-pidbox.js';
+import type { EventSource, ReplyLimits, SourceContext } from './source.js';
 
 export interface AmqpSourceOptions {
   readonly eventExchange: string;
@@ -59,6 +59,12 @@ export class AmqpEventSource implements EventSource {
     const model = this.model;
     if (model === undefined || !this.connected) throw new Error(`broker ${this.broker.name} is not connected`);
     await publishPidboxBroadcast(model, method, args);
+  }
+
+  async request(method: string, args: Record<string, unknown>, limits: ReplyLimits): Promise<unknown[]> {
+    const model = this.model;
+    if (model === undefined || !this.connected) throw new Error(`broker ${this.broker.name} is not connected`);
+    return requestPidboxReplies(model, method, args, limits);
   }
 
   private async connectOnce(): Promise<void> {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TransportOptions } from '../config/config.js';
+import { PIDBOX_REPLY_EXCHANGE, pidboxBody, pidboxReplyQueue } from './pidbox.js';
+import type { PidboxReplyTo } from './pidbox.js';
 
 /** kombu Mailbox('celery') broadcasts go to this exchange (kombu pidbox.py `exchange_fmt`). */
 const PIDBOX_EXCHANGE = 'celery.pidbox';
@@ -27,12 +29,40 @@ export function redisPidboxChannels(db: number, options: TransportOptions, senti
 }
 
 /**
- * The kombu envelope of a broadcast with no reply, as `app.control.broadcast(method,
- * reply=False)` publishes it (captured in celery-wire/redis/pidbox_enable_events.redis.txt).
- * Workers drop it after `expires`; `ttlSeconds` leaves room for clock skew between hosts.
+ * kombu's Redis binding of the reply queue to the reply exchange (transport/redis.py
+ * `_queue_bind`): a member `routing_key SEP pattern SEP queue` of `_kombu.binding.<exchange>`.
+ * A worker's reply goes to the queues this set names (`_lookup`); none, and it is dropped.
  */
-export function pidboxEnvelope(method: string, args: Record<string, unknown>, nowSeconds: number, ttlSeconds: number): string {
-  const body = JSON.stringify({ method, arguments: args, destination: null, pattern: null, matcher: null });
+export function redisReplyBinding(globalKeyprefix: string, oid: string): { key: string; member: string; list: string } {
+  const sep = '\x06\x16';
+  const queue = pidboxReplyQueue(oid);
+  return { key: `${globalKeyprefix}_kombu.binding.${PIDBOX_REPLY_EXCHANGE}`, member: [oid, '', queue].join(sep), list: `${globalKeyprefix}${queue}` };
+}
+
+/**
+ * The body of a reply as kombu's Redis transport stores it in the reply list: an envelope whose
+ * `body` is base64 (properties.body_encoding) JSON, `{ "<worker node name>": <value> }`, with the
+ * ticket in its headers. Undefined for anything else, or a reply to another request.
+ */
+export function decodeRedisReply(envelope: string, ticket: string): unknown {
+  try {
+    const msg = JSON.parse(envelope) as { body?: unknown; headers?: { ticket?: unknown }; properties?: { body_encoding?: unknown } };
+    if (msg.headers?.ticket !== ticket || typeof msg.body !== 'string') return undefined;
+    const text = msg.properties?.body_encoding === 'base64' ? Buffer.from(msg.body, 'base64').toString('utf8') : msg.body;
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The kombu envelope of a broadcast, as `app.control.broadcast(method, reply=False)` publishes it
+ * (captured in celery-wire/redis/pidbox_enable_events.redis.txt), or with `reply` as
+ * `reply=True` does. Workers drop it after `expires`; `ttlSeconds` leaves room for clock skew
+ * between hosts.
+ */
+export function pidboxEnvelope(method: string, args: Record<string, unknown>, nowSeconds: number, ttlSeconds: number, reply?: PidboxReplyTo): string {
+  const body = pidboxBody(method, args, reply);
   return JSON.stringify({
     body: Buffer.from(body, 'utf8').toString('base64'),
     'content-encoding': 'utf-8',

@@ -1,12 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { newRedisClient } from './redis-client.js';
 import type { BrokerConfig, TransportOptions } from '../config/config.js';
 import { backoffDelay } from './backoff.js';
 import { redisEventChannels } from './redis-channels.js';
-import { pidboxEnvelope, redisPidboxChannels } from './redis-pidbox.js';
+import { decodeRedisReply, pidboxEnvelope, redisPidboxChannels, redisReplyBinding } from './redis-pidbox.js';
 import { redisOptions } from './redis-options.js';
 import type { TlsFiles } from './redis-options.js';
-import type { EventSource, SourceContext } from './source.js';
+import type { EventSource, ReplyLimits, SourceContext } from './source.js';
 
 /** Broadcasts expire this long after sending: Celery uses 1 s, more tolerates skewed worker clocks. */
 const BROADCAST_TTL_SECONDS = 10;
@@ -30,6 +31,8 @@ export class RedisEventSource implements EventSource {
   private client: Redis | undefined;
   /** A connection in subscriber mode cannot PUBLISH: broadcasts get their own, opened on first use. */
   private publisher: Redis | undefined;
+  /** Replies are awaited with a blocking BRPOP, on a connection of their own so broadcasts never wait behind it. */
+  private replies: Redis | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   /** Frames received: proof that the broker is alive which does not wait for a PONG queued behind them. */
   private frames = 0;
@@ -94,19 +97,60 @@ export class RedisEventSource implements EventSource {
   /** Celery remote control (e.g. `enable_events`, `heartbeat`) to every worker: PUBLISH on the pidbox channel. */
   async broadcast(method: string, args: Record<string, unknown> = {}): Promise<void> {
     if (this.stopping) return;
-    if (this.publisher === undefined) {
-      this.publisher = newRedisClient({
-        ...redisOptions(this.broker.url, this.options.transport, this.options.tls),
-        connectionName: 'celery-pulse-control',
-        lazyConnect: true,
-        maxRetriesPerRequest: 1,
-        retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt)),
-      });
-      this.publisher.on('error', () => undefined); // each failed broadcast rejects; the caller logs it
-    }
+    this.publisher ??= this.controlClient('celery-pulse-control');
     const envelope = pidboxEnvelope(method, args, Date.now() / 1000, BROADCAST_TTL_SECONDS);
     const publisher = this.publisher;
     await Promise.all(redisPidboxChannels(this.broker.url.db, this.options.transport, this.broker.url.sentinel).map((channel) => publisher.publish(channel, envelope)));
+  }
+
+  /**
+   * A broadcast with replies, the way kombu's Redis transport carries them: the reply queue is
+   * bound to `reply.celery.pidbox` in kombu's binding set, each worker LPUSHes its reply envelope
+   * onto the list of that name, and BRPOP takes them until the time or the limits run out. The
+   * binding and the list are removed afterwards (kombu deletes the list the same way). Requests
+   * to one broker share the blocking connection, so they are served one after the other.
+   */
+  async request(method: string, args: Record<string, unknown>, limits: ReplyLimits): Promise<unknown[]> {
+    if (this.stopping) return [];
+    this.publisher ??= this.controlClient('celery-pulse-control');
+    this.replies ??= this.controlClient('celery-pulse-replies');
+    const publisher = this.publisher;
+    const replies = this.replies;
+    const reply = { oid: randomUUID(), ticket: randomUUID() };
+    const binding = redisReplyBinding(this.options.transport.globalKeyprefix, reply.oid);
+    const deadline = Date.now() + limits.timeoutMs;
+    const out: unknown[] = [];
+    await publisher.sadd(binding.key, binding.member);
+    try {
+      const envelope = pidboxEnvelope(method, args, Date.now() / 1000, Math.max(1, limits.timeoutMs / 1000), reply);
+      await Promise.all(redisPidboxChannels(this.broker.url.db, this.options.transport, this.broker.url.sentinel).map((channel) => publisher.publish(channel, envelope)));
+      let bytes = 0;
+      while (!this.stopping && out.length < (limits.maxReplies ?? Infinity) && bytes < limits.maxBytes) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        // BRPOP's timeout is in seconds, fractions allowed since Redis 6.
+        const got = await replies.brpop(binding.list, Math.max(0.01, left / 1000));
+        if (got === null) break;
+        bytes += got[1].length;
+        const body = decodeRedisReply(got[1], reply.ticket);
+        if (body !== undefined) out.push(body);
+      }
+    } finally {
+      await Promise.all([publisher.srem(binding.key, binding.member), publisher.del(binding.list)]).catch(() => undefined);
+    }
+    return out;
+  }
+
+  private controlClient(connectionName: string): Redis {
+    const client = newRedisClient({
+      ...redisOptions(this.broker.url, this.options.transport, this.options.tls),
+      connectionName,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt)),
+    });
+    client.on('error', () => undefined); // each failed request rejects; the caller logs it
+    return client;
   }
 
   async stop(): Promise<void> {
@@ -114,6 +158,8 @@ export class RedisEventSource implements EventSource {
     if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
     this.publisher?.disconnect(false);
     this.publisher = undefined;
+    this.replies?.disconnect(false);
+    this.replies = undefined;
     const client = this.client;
     this.client = undefined;
     this.connected = false;

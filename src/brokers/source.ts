@@ -16,6 +16,22 @@ export interface EventSource {
    * to every worker, e.g. `enable_events` or `heartbeat`. Rejects when the broker is unreachable.
    */
   broadcast?(method: string, args?: Record<string, unknown>): Promise<void>;
+  /**
+   * Sends a broadcast that asks for replies, as `app.control.broadcast(method, reply=True)` does
+   * (kombu pidbox: a `ticket` and `reply_to` in the body; workers answer on the direct exchange
+   * `reply.celery.pidbox` with our oid as routing key), and collects the decoded reply bodies
+   * that arrive within `timeoutMs`. Rejects when the broker is unreachable.
+   */
+  request?(method: string, args: Record<string, unknown>, limits: ReplyLimits): Promise<unknown[]>;
+}
+
+/** Bounds of one request for replies: it never waits or holds more than this. */
+export interface ReplyLimits {
+  readonly timeoutMs: number;
+  /** Stop once this many replies are in (e.g. the number of live workers); undefined: wait the timeout. */
+  readonly maxReplies?: number | undefined;
+  /** Stop collecting once the replies add up to this many bytes. */
+  readonly maxBytes: number;
 }
 
 export interface SourceStatusListener {

@@ -1,26 +1,23 @@
-import { fs } from '../builtins.js';
-import type * as Yaml from 'yaml';
-import { lazyModule } from '../lazy-module.js';
-import { parseBrokerUrl, redactSecrets } from '../brokers/url.js';
+import { parseBrokerUrl } from '../brokers/url.js';
 import type { BrokerUrl } from '../brokers/url.js';
 import { configError } from '../errors.js';
 import { parseManagementUrls, parseQueues, parseTlsFiles } from './broker-settings.js';
 import type { ManagementEndpoint, TlsFiles } from './broker-settings.js';
-import { FLAGS, envName } from './flags.js';
+import { CELERY_EXPORTER_QUEUE_WAIT_BUCKETS, FLAGS } from './flags.js';
+import { parseArgv, readConfigFile, readEnv } from './sources.js';
+import { parseExporterBuckets, parseLogLevel, parseMetricPrefix, parseSecondsOrNever, parseSslOptions, parseStaticLabels, readCeEnv } from './celery-exporter.js';
+import type { LogLevel } from './celery-exporter.js';
 import { parseExpectedTasks, parseStalled } from './detector-settings.js';
 import type { StalledSettings } from './detector-settings.js';
 import { parseWorkerPatterns } from '../filter/hostname-pattern.js';
 import { loadWebConfig } from '../http/web-config.js';
 import type { WebConfig } from '../http/web-config.js';
-import type { FlagDef } from './flags.js';
 import { parseTraceConfig } from './trace-settings.js';
 import type { TraceConfig } from './trace-settings.js';
 import { parseDuration, parseListenAddress, parseBuckets, parsePositiveInt, parsePositiveNumber } from './values.js';
 
-const yaml = lazyModule<typeof Yaml>('yaml');
-
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-const LOG_LEVELS = new Set<string>(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+export type { LogLevel } from './celery-exporter.js';
+export type LogFormat = 'json' | 'logfmt';
 
 export interface BrokerConfig {
   /** Value of the `broker` label; never contains credentials. */
@@ -50,7 +47,29 @@ export interface Config {
   readonly queueWaitBuckets: readonly number[];
   readonly defaultQueueName: string;
   readonly genericHostnameTaskSent: boolean;
+  /** --generic-hostname-worker-task-metric: worker-side task series say hostname="generic". */
+  readonly genericHostnameWorkerTask: boolean;
   readonly celeryExporterCompat: boolean;
+  /** Buckets of celery-exporter's own histograms (--buckets, and --queue-wait-buckets when given). */
+  readonly compatRuntimeBuckets: readonly number[];
+  readonly compatQueueWaitBuckets: readonly number[];
+  /** Replaces the leading `celery_` of family names at exposition (--metric-prefix). */
+  readonly metricPrefix: string;
+  /** Labels added to every series served (--static-label). */
+  readonly staticLabels: Readonly<Record<string, string>>;
+  /** Seconds of silence after which a worker is down (--worker-timeout), overriding the heartbeat factor; Infinity: never. */
+  readonly workerTimeout: number | undefined;
+  /** Seconds between background worker inspections, and the wait for their replies. */
+  readonly inspectInterval: number;
+  readonly inspectTimeout: number;
+  readonly logFormat: LogFormat;
+  /**
+   * Why the daemon counts as run the celery-exporter way (the CE_* variables or celery-exporter-only
+   * flags given); undefined when it is not.
+   */
+  readonly celeryExporterWay: string | undefined;
+  /** Start-up lines about how settings were read (a variable that lost to its twin, an option not needed). */
+  readonly notices: readonly string[];
   readonly maxTrackedTasks: number;
   readonly taskTtl: number;
   readonly finishedTaskTtl: number;
@@ -90,9 +109,17 @@ export interface Config {
 
 export type CliAction = { readonly action: 'help' } | { readonly action: 'version' } | { readonly action: 'run'; readonly config: Config };
 
-type RawValues = Map<string, string[]>;
-
 const byName = new Map(FLAGS.map((f) => [f.name, f]));
+
+/** Where a setting's value came from: a higher rank wins. */
+type Rank = 0 | 1 | 2 | 3;
+
+interface Sources {
+  /** The setting's values (flag > environment > config file > default). */
+  value(name: string): string[];
+  /** 3 flag, 2 environment, 1 config file, 0 default. */
+  rank(name: string): Rank;
+}
 
 /**
  * Reads argv, then the environment, then the config file, into one validated and frozen Config.
@@ -100,147 +127,113 @@ const byName = new Map(FLAGS.map((f) => [f.name, f]));
  * first bad flag or value.
  */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): CliAction {
-  const fromArgs = parseArgv(argv);
+  const { values: fromArgs, exporterSpellings } = parseArgv(argv);
   if (fromArgs.has('help')) return { action: 'help' };
   if (fromArgs.has('version')) return { action: 'version' };
   const fromEnv = readEnv(env);
+  const ce = readCeEnv(env);
+  for (const [name, v] of ce.values) if (!fromEnv.has(name)) fromEnv.set(name, v);
   const configPath = last(fromArgs.get('config-file')) ?? last(fromEnv.get('config-file'));
   const fromFile = configPath !== undefined ? readConfigFile(configPath) : new Map<string, string[]>();
-  const value = (name: string): string[] => {
-    const v = fromArgs.get(name) ?? fromEnv.get(name) ?? fromFile.get(name);
-    if (v !== undefined) return v;
-    const def = byName.get(name)?.default;
-    return def !== undefined ? [def] : [];
+  const sources: Sources = {
+    value: (name) => {
+      const v = fromArgs.get(name) ?? fromEnv.get(name) ?? fromFile.get(name);
+      if (v !== undefined) return v;
+      const def = byName.get(name)?.default;
+      return def !== undefined ? [def] : [];
+    },
+    rank: (name) => (fromArgs.has(name) ? 3 : fromEnv.has(name) ? 2 : fromFile.has(name) ? 1 : 0),
   };
-  return { action: 'run', config: deepFreeze(buildConfig(value, env)) };
-}
-
-function parseArgv(argv: readonly string[]): RawValues {
-  const out: RawValues = new Map();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw configError('CP_ERR_UNKNOWN_FLAG', `unexpected argument "${redactSecrets(arg)}" (flags start with --)`);
-    const eq = arg.indexOf('=');
-    let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    let inline = eq === -1 ? undefined : arg.slice(eq + 1);
-    let flag = byName.get(name);
-    if (flag === undefined && name.startsWith('no-') && byName.get(name.slice(3))?.boolean) {
-      flag = byName.get(name.slice(3));
-      name = name.slice(3);
-      if (inline !== undefined) throw configError('CP_ERR_FLAG_VALUE', `flag --no-${name} takes no value`);
-      inline = 'false';
-    }
-    if (flag === undefined) throw configError('CP_ERR_UNKNOWN_FLAG', `unknown flag --${name} (see --help)`);
-    let v: string;
-    if (inline !== undefined) v = inline;
-    else if (flag.boolean) v = 'true';
-    else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw configError('CP_ERR_MISSING_VALUE', `flag --${name} needs a value (${flag.value ?? 'VALUE'})`);
-      v = next;
-      i++;
-    }
-    add(out, flag, v, 'flag');
-  }
-  return out;
-}
-
-function readEnv(env: NodeJS.ProcessEnv): RawValues {
-  const out: RawValues = new Map();
-  for (const flag of FLAGS) {
-    if (flag.name === 'help' || flag.name === 'version') continue;
-    const v = env[envName(flag.name)];
-    if (v === undefined || v === '') continue;
-    const values = flag.repeatable ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : [v];
-    for (const item of values) add(out, flag, item, 'env');
-  }
-  return out;
-}
-
-function readConfigFile(path: string): RawValues {
-  let doc: unknown;
-  try {
-    doc = yaml().parse(fs.readFileSync(path, 'utf8'));
-  } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw configError('CP_ERR_CONFIG_FILE', `config file ${path}: ${redactSecrets(reason ?? '')}`);
-  }
-  const out: RawValues = new Map();
-  if (doc === null || doc === undefined) return out;
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw configError('CP_ERR_CONFIG_FILE', `config file ${path}: expected a mapping of flag names to values`);
-  for (const [key, raw] of Object.entries(doc as Record<string, unknown>)) {
-    const flag = byName.get(key.replace(/_/g, '-'));
-    if (flag === undefined || flag.name === 'help' || flag.name === 'version' || flag.name === 'config-file') {
-      throw configError('CP_ERR_CONFIG_FILE', `config file ${path}: unknown setting "${key}"`);
-    }
-    const items = Array.isArray(raw) ? raw : [raw];
-    if (items.length > 1 && !flag.repeatable) throw configError('CP_ERR_CONFIG_FILE', `config file ${path}: "${key}" takes one value`);
-    for (const item of items) {
-      if (item === null || typeof item === 'object') throw configError('CP_ERR_CONFIG_FILE', `config file ${path}: "${key}" must be a string, number or boolean`);
-      add(out, flag, String(item), 'file');
-    }
-  }
-  return out;
-}
-
-function add(out: RawValues, flag: FlagDef, value: string, _source: string): void {
-  const list = out.get(flag.name);
-  if (list === undefined || !flag.repeatable) out.set(flag.name, [value]);
-  else list.push(value);
+  const exporterFlags = [...new Set([...[...fromArgs.keys()].filter((n) => byName.get(n)?.celeryExporter === 'only').map((n) => `--${n}`), ...exporterSpellings])];
+  const way = [...ce.used, ...exporterFlags];
+  return { action: 'run', config: deepFreeze(buildConfig(sources, env, way.length > 0 ? way.join(', ') : undefined, ce.notices)) };
 }
 
 function last(values: string[] | undefined): string | undefined {
   return values === undefined ? undefined : values[values.length - 1];
 }
 
-function one(value: (name: string) => string[], name: string): string {
+type ValueOf = (name: string) => string[];
+
+function one(value: ValueOf, name: string): string {
   const v = last(value(name));
   if (v === undefined) throw configError('CP_ERR_MISSING_VALUE', `--${name} is required`);
   return v;
 }
 
-function bool(value: (name: string) => string[], name: string): boolean {
+function bool(value: ValueOf, name: string): boolean {
   const v = one(value, name).toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  if (['true', '1', 'yes', 'on', 't', 'y'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', 'f', 'n'].includes(v)) return false;
   throw configError('CP_ERR_FLAG_VALUE', `invalid value for --${name}: "${v}" (true or false)`);
 }
 
-function buildConfig(value: (name: string) => string[], env: NodeJS.ProcessEnv): Config {
-  const transport = parseTransportOptions(value('broker-transport-option'));
-  const logLevel = one(value, 'log-level');
-  if (!LOG_LEVELS.has(logLevel)) throw configError('CP_ERR_FLAG_VALUE', `invalid value for --log-level: "${logLevel}" (trace, debug, info, warn, error, fatal, silent)`);
+function buildConfig(sources: Sources, env: NodeJS.ProcessEnv, celeryExporterWay: string | undefined, envNotices: readonly string[]): Config {
+  const { value, rank } = sources;
+  const notices = [...envNotices];
+  const { transport, unused: unusedTransport } = parseTransportOptions(value('broker-transport-option'));
+  if (unusedTransport.length > 0) notices.push(`broker transport options not used by celery-pulse: ${unusedTransport.join(', ')}`);
+  const logLevel = parseLogLevel(one(value, 'log-level'));
+  const logFormat = one(value, 'log-format');
+  if (logFormat !== 'json' && logFormat !== 'logfmt') throw configError('CP_ERR_FLAG_VALUE', `invalid value for --log-format: "${logFormat}" (json or logfmt)`);
   const metricsPath = one(value, 'metrics-path');
-  if (!/^\/[\w./-]*$/.test(metricsPath) || ['/', '/healthz', '/readyz'].includes(metricsPath)) {
+  if (!/^\/[\w./-]*$/.test(metricsPath) || ['/', '/health', '/healthz', '/readyz'].includes(metricsPath)) {
     throw configError('CP_ERR_FLAG_VALUE', `invalid value for --metrics-path: "${metricsPath}"`);
   }
   const exchange = one(value, 'event-exchange');
   if (!/^[\w.:-]+$/.test(exchange)) throw configError('CP_ERR_FLAG_VALUE', `invalid value for --event-exchange: "${exchange}"`);
   const brokers = parseBrokers(value('broker-url'));
   const webConfigFile = last(value('web-config-file'));
+  const ssl = parseSslOptions(value('broker-ssl-option'));
+  if (ssl.unused.length > 0) notices.push(`broker SSL options not used by celery-pulse: ${ssl.unused.join(', ')}`);
+  if (rank('accept-content') > 0) notices.push('--accept-content is not needed: Celery events are always JSON (event_serializer)');
+  if (rank('retry-interval') > 0) notices.push('--retry-interval is not needed: celery-pulse always reconnects to a lost broker, with backoff from 0.5 s to 30 s');
+  const queueWaitBuckets = one(value, 'queue-wait-buckets');
+  const compat = rank('celery-exporter-compat') > 0 ? bool(value, 'celery-exporter-compat') : celeryExporterWay !== undefined;
+  if (celeryExporterWay !== undefined) {
+    notices.push(
+      compat
+        ? `run the celery-exporter way (${celeryExporterWay}): celery-exporter's series are served too (--celery-exporter-compat)`
+        : `run the celery-exporter way (${celeryExporterWay}), but --celery-exporter-compat is off: celery-exporter's histograms are not served`,
+    );
+  }
   return {
     brokers,
     transport,
     eventExchange: exchange,
-    listen: parseListenAddress('listen-address', one(value, 'listen-address')),
+    listen: listenAddress(sources, notices),
     metricsPath,
     runtimeBuckets: parseBuckets('runtime-buckets', one(value, 'runtime-buckets')),
-    queueWaitBuckets: parseBuckets('queue-wait-buckets', one(value, 'queue-wait-buckets')),
+    // celery-exporter's form may end in inf (str(float('inf'))), which every histogram has anyway.
+    queueWaitBuckets: parseExporterBuckets('queue-wait-buckets', queueWaitBuckets),
     defaultQueueName: nonEmpty('default-queue-name', one(value, 'default-queue-name')),
     genericHostnameTaskSent: bool(value, 'generic-hostname-task-sent-metric'),
-    celeryExporterCompat: bool(value, 'celery-exporter-compat'),
+    genericHostnameWorkerTask: bool(value, 'generic-hostname-worker-task-metric'),
+    celeryExporterCompat: compat,
+    compatRuntimeBuckets: parseExporterBuckets('buckets', one(value, 'buckets')),
+    compatQueueWaitBuckets: parseExporterBuckets('queue-wait-buckets', rank('queue-wait-buckets') > 0 ? queueWaitBuckets : CELERY_EXPORTER_QUEUE_WAIT_BUCKETS),
+    metricPrefix: parseMetricPrefix(one(value, 'metric-prefix')),
+    staticLabels: parseStaticLabels(value('static-label')),
+    workerTimeout: preferOwn(sources, notices, 'worker-timeout-heartbeats', 'worker-timeout') ? undefined : parseSecondsOrNever('worker-timeout', one(value, 'worker-timeout')),
+    inspectInterval: parseDuration('inspect-interval', one(value, 'inspect-interval')),
+    inspectTimeout: parseDuration('inspect-timeout', one(value, 'inspect-timeout')),
+    logFormat,
+    celeryExporterWay,
+    notices,
     maxTrackedTasks: parsePositiveInt('max-tracked-tasks', one(value, 'max-tracked-tasks')),
     taskTtl: parseDuration('task-ttl', one(value, 'task-ttl')),
     finishedTaskTtl: parseDuration('finished-task-ttl', one(value, 'finished-task-ttl')),
     unknownTaskGrace: parseDuration('unknown-task-grace', one(value, 'unknown-task-grace')),
     workerTimeoutHeartbeats: parsePositiveNumber('worker-timeout-heartbeats', one(value, 'worker-timeout-heartbeats')),
-    workerForgetAfter: parseDuration('worker-forget-after', one(value, 'worker-forget-after')),
+    workerForgetAfter: preferOwn(sources, notices, 'worker-forget-after', 'purge-offline-worker-metrics')
+      ? parseDuration('worker-forget-after', one(value, 'worker-forget-after'))
+      : parseSecondsOrNever('purge-offline-worker-metrics', one(value, 'purge-offline-worker-metrics')),
     stalled: parseStalled(value('stalled-threshold'), one(value, 'stalled-runtime-factor')),
     expectTasks: parseExpectedTasks(value('expect-task')),
     enableEvents: bool(value, 'enable-events'),
     enableEventsInterval: parseDuration('enable-events-interval', one(value, 'enable-events-interval')),
     maxFrameBytes: parsePositiveInt('max-frame-bytes', one(value, 'max-frame-bytes')),
-    logLevel: logLevel as LogLevel,
+    logLevel,
     brokerPingInterval: parseDuration('broker-ping-interval', one(value, 'broker-ping-interval')),
     maxLabelValues: parsePositiveInt('max-label-values', one(value, 'max-label-values')),
     traces: parseTraceConfig(
@@ -253,13 +246,44 @@ function buildConfig(value: (name: string) => string[], env: NodeJS.ProcessEnv):
       env,
     ),
     webConfig: webConfigFile === undefined ? undefined : loadWebConfig(webConfigFile),
-    tls: parseTlsFiles(last(value('broker-tls-ca')), last(value('broker-tls-cert')), last(value('broker-tls-key'))),
+    tls: parseTlsFiles(last(value('broker-tls-ca')) ?? ssl.ca, last(value('broker-tls-cert')) ?? ssl.cert, last(value('broker-tls-key')) ?? ssl.key),
     queueMetrics: bool(value, 'queue-metrics'),
     onlyWorkers: parseWorkerPatterns(value('only-worker')),
     queueMetricsTimeout: parseDuration('queue-metrics-timeout', one(value, 'queue-metrics-timeout')),
-    queues: parseQueues(value('queues'), brokers),
+    // celery-exporter splits -Q/--queues on commas: `--queues a,b` is two queues.
+    queues: parseQueues(value('queues').flatMap((v) => v.split(',')).filter((v) => v.trim() !== ''), brokers),
     rabbitmqManagement: parseManagementUrls(value('rabbitmq-management-url'), brokers),
   };
+}
+
+/**
+ * Whether celery-pulse's own setting `own` is used rather than celery-exporter's `theirs` for the
+ * same thing (in other units). `theirs` is used only when given from a higher source than `own`;
+ * given from the same or a lower one, `own` wins and a notice says so.
+ */
+function preferOwn(sources: Sources, notices: string[], own: string, theirs: string): boolean {
+  const ownRank = sources.rank(own);
+  const theirRank = sources.rank(theirs);
+  if (theirRank === 0) return true;
+  if (theirRank > ownRank) return false;
+  notices.push(`--${own} is used; --${theirs} names the same setting and is ignored`);
+  return true;
+}
+
+/** --listen-address, else celery-exporter's --host and --port (see preferOwn). */
+function listenAddress(sources: Sources, notices: string[]): { host: string; port: number } {
+  const exporterRank = Math.max(sources.rank('host'), sources.rank('port'));
+  const own = parseListenAddress('listen-address', one(sources.value, 'listen-address'));
+  if (exporterRank === 0) return own;
+  if (exporterRank <= sources.rank('listen-address')) {
+    notices.push('--listen-address is used; --host/--port name the same setting and are ignored');
+    return own;
+  }
+  const host = one(sources.value, 'host').trim();
+  const port = one(sources.value, 'port').trim();
+  if (host === '' || /[\s[\]]/.test(host) && !/^\[[0-9a-fA-F:.]+\]$/.test(host)) throw configError('CP_ERR_FLAG_VALUE', `invalid value for --host: "${host}"`);
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw configError('CP_ERR_FLAG_VALUE', `invalid value for --port: "${port}" (0 to 65535)`);
+  return { host: host.replace(/^\[(.*)\]$/, '$1'), port: Number(port) };
 }
 
 function nonEmpty(name: string, v: string): string {
@@ -292,17 +316,16 @@ function parseBrokers(values: string[]): BrokerConfig[] {
   return brokers;
 }
 
-function parseTransportOptions(values: string[]): TransportOptions {
+function parseTransportOptions(values: string[]): { transport: TransportOptions; unused: string[] } {
   const raw: Record<string, string> = {};
   for (const v of values) {
     const eq = v.indexOf('=');
     if (eq <= 0) throw configError('CP_ERR_FLAG_VALUE', `invalid value for --broker-transport-option: "${v}" (KEY=VALUE)`);
-    raw[v.slice(0, eq).trim()] = v.slice(eq + 1);
+    raw[v.slice(0, eq).trim()] = jsonString(v.slice(eq + 1));
   }
   const known = new Set(['global_keyprefix', 'fanout_prefix', 'fanout_patterns', 'master_name', 'visibility_timeout', 'sentinel_kwargs', 'priority_steps', 'sep']);
-  for (const key of Object.keys(raw)) {
-    if (!known.has(key)) throw configError('CP_ERR_FLAG_VALUE', `invalid value for --broker-transport-option: unknown option "${key}"`);
-  }
+  // celery-exporter hands any option to kombu: an option celery-pulse has no use for is named, not refused.
+  const unused = Object.keys(raw).filter((key) => !known.has(key));
   const boolish = (key: string): boolean | undefined => {
     const v = raw[key];
     if (v === undefined) return undefined;
@@ -319,7 +342,7 @@ function parseTransportOptions(values: string[]): TransportOptions {
     throw configError('CP_ERR_FLAG_VALUE', `invalid value for --broker-transport-option: fanout_patterns="${fanoutPatternsRaw}" (true or false)`);
   }
   const vt = raw['visibility_timeout'];
-  return {
+  const transport = {
     globalKeyprefix: raw['global_keyprefix'] ?? '',
     fanoutPrefix,
     fanoutPatterns,
@@ -327,6 +350,18 @@ function parseTransportOptions(values: string[]): TransportOptions {
     visibilityTimeout: vt === undefined ? undefined : parsePositiveNumber('broker-transport-option visibility_timeout', vt),
     raw,
   };
+  return { transport, unused };
+}
+
+/** celery-exporter reads option values as JSON when they parse: `"abc"` is the string abc. */
+function jsonString(value: string): string {
+  if (!/^".*"$/s.test(value)) return value;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return typeof parsed === 'string' ? parsed : value;
+  } catch {
+    return value;
+  }
 }
 
 function deepFreeze<T>(value: T): T {

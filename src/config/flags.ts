@@ -12,10 +12,27 @@ export interface FlagDef {
   /** Default as the user would type it. */
   readonly default?: string;
   readonly group: 'broker' | 'http' | 'metrics' | 'state' | 'traces' | 'general';
+  /** Other spellings of the flag: Prometheus exporter conventions (`web.listen-address`). */
+  readonly aliases?: readonly string[];
+  /** One-letter form (`-Q`), as celery-exporter spells it. */
+  readonly short?: string;
+  /**
+   * danihodovic/celery-exporter has this option: it is also read from CE_<NAME> (click's
+   * auto_envvar_prefix="CE"). 'only': celery-pulse did not have it, so using it means the daemon is
+   * run the celery-exporter way (config/celery-exporter.ts). `ceSplit` is how CE_<NAME> holds
+   * several values: click splits a `multiple` option's variable on whitespace; -Q on commas.
+   */
+  readonly celeryExporter?: 'shared' | 'only';
+  readonly ceSplit?: 'whitespace' | 'comma';
 }
 
 export const DEFAULT_BUCKETS =
   '0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800,3600';
+
+/** celery-exporter's runtime buckets: prometheus_client's Histogram.DEFAULT_BUCKETS (5 ms to 10 s). */
+export const CELERY_EXPORTER_BUCKETS = '0.005,0.01,0.025,0.05,0.075,0.1,0.25,0.5,0.75,1,2.5,5,7.5,10';
+/** celery-exporter's DEFAULT_QUEUE_WAIT_BUCKETS (exporter.py), +Inf left out (always added). */
+export const CELERY_EXPORTER_QUEUE_WAIT_BUCKETS = '0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800';
 
 export const FLAGS: readonly FlagDef[] = [
   {
@@ -24,6 +41,7 @@ export const FLAGS: readonly FlagDef[] = [
     repeatable: true,
     default: 'redis://localhost:6379/0',
     group: 'broker',
+    celeryExporter: 'shared',
     help:
       'Broker to read Celery events from: redis://, rediss://, sentinel://h1:26379;sentinel://h2:26379, amqp://, amqps://. ' +
       'Repeat for several brokers; NAME= sets the `broker` label (default host:port/db).',
@@ -33,9 +51,43 @@ export const FLAGS: readonly FlagDef[] = [
     value: 'KEY=VALUE',
     repeatable: true,
     group: 'broker',
+    celeryExporter: 'shared',
+    ceSplit: 'whitespace',
     help:
       "Same meaning as Celery's broker_transport_options: global_keyprefix, fanout_prefix, fanout_patterns, " +
-      'master_name (Sentinel), visibility_timeout.',
+      'master_name (Sentinel), visibility_timeout, sentinel_kwargs. VALUE may be JSON (as celery-exporter reads it); ' +
+      'other options are accepted and named in one start-up line as not used.',
+  },
+  {
+    name: 'broker-ssl-option',
+    value: 'KEY=VALUE',
+    repeatable: true,
+    group: 'broker',
+    celeryExporter: 'only',
+    ceSplit: 'whitespace',
+    help:
+      "celery-exporter's form of Celery's broker_use_ssl: ca_certs, certfile and keyfile set --broker-tls-ca, " +
+      '--broker-tls-cert and --broker-tls-key; cert_reqs=CERT_NONE is refused (certificates are always verified); ' +
+      'other keys are named in one start-up line as not used.',
+  },
+  {
+    name: 'accept-content',
+    value: 'LIST',
+    group: 'broker',
+    celeryExporter: 'only',
+    help:
+      "celery-exporter's Celery accept_content (json,pickle). Accepted for compatibility: Celery events are always " +
+      'JSON (event_serializer), so one start-up line says the value is not needed.',
+  },
+  {
+    name: 'retry-interval',
+    value: 'SECONDS',
+    default: '0',
+    group: 'broker',
+    celeryExporter: 'only',
+    help:
+      "celery-exporter's wait before reconnecting (0: exit on a broker error). Accepted for compatibility: celery-pulse " +
+      'always reconnects, with backoff from 0.5 s to 30 s, and one start-up line says so.',
   },
   {
     name: 'event-exchange',
@@ -71,12 +123,15 @@ export const FLAGS: readonly FlagDef[] = [
   },
   {
     name: 'queues',
-    value: 'NAME',
+    value: 'NAME[,NAME…]',
     repeatable: true,
+    short: 'Q',
     group: 'broker',
+    celeryExporter: 'shared',
+    ceSplit: 'comma',
     help:
-      'Queues whose length is always reported, besides those discovered (task-sent events, kombu bindings on Redis). ' +
-      'NAME or BROKER=NAME for one broker only.',
+      'Queues whose length is always reported, besides those discovered (task-sent events, kombu bindings on Redis, ' +
+      'worker inspection). Comma-separated as celery-exporter takes them; NAME or BROKER=NAME for one broker only.',
   },
   {
     name: 'queue-metrics-timeout',
@@ -99,13 +154,33 @@ export const FLAGS: readonly FlagDef[] = [
     value: 'HOST:PORT',
     default: '0.0.0.0:9808',
     group: 'http',
-    help: 'Address of the HTTP server for /metrics, /healthz and /readyz (9808: the port of celery-exporter).',
+    aliases: ['web.listen-address'],
+    help:
+      'Address of the HTTP server for /metrics, /health, /healthz and /readyz (9808: the port of celery-exporter). ' +
+      'Wins over --host and --port from the same or a lower source.',
+  },
+  {
+    name: 'host',
+    value: 'HOST',
+    default: '0.0.0.0',
+    group: 'http',
+    celeryExporter: 'only',
+    help: "celery-exporter's listen host: the HOST of --listen-address.",
+  },
+  {
+    name: 'port',
+    value: 'PORT',
+    default: '9808',
+    group: 'http',
+    celeryExporter: 'only',
+    help: "celery-exporter's listen port: the PORT of --listen-address.",
   },
   {
     name: 'metrics-path',
     value: 'PATH',
     default: '/metrics',
     group: 'http',
+    aliases: ['web.telemetry-path'],
     help: 'Path under which metrics are served.',
   },
   {
@@ -120,13 +195,25 @@ export const FLAGS: readonly FlagDef[] = [
     value: 'SECONDS,…',
     default: DEFAULT_BUCKETS,
     group: 'metrics',
-    help: 'Histogram buckets of celery_task_queue_wait_seconds.',
+    celeryExporter: 'shared',
+    help:
+      'Histogram buckets of celery_task_queue_wait_seconds and, when set, of the compatible celery_task_queue_wait_time ' +
+      "(else celery-exporter's own 0.05 s to 30 min).",
+  },
+  {
+    name: 'buckets',
+    value: 'SECONDS,…',
+    default: CELERY_EXPORTER_BUCKETS,
+    group: 'metrics',
+    celeryExporter: 'only',
+    help: "celery-exporter's runtime buckets: those of the compatible celery_task_runtime histogram.",
   },
   {
     name: 'default-queue-name',
     value: 'NAME',
     default: 'celery',
     group: 'metrics',
+    celeryExporter: 'shared',
     help:
       'queue_name label for tasks whose queue is unknown (workers do not report it; only task-sent events ' +
       'carry it, when the client sets task_send_sent_event). Same default as celery-exporter.',
@@ -136,9 +223,37 @@ export const FLAGS: readonly FlagDef[] = [
     boolean: true,
     default: 'false',
     group: 'metrics',
+    celeryExporter: 'shared',
     help:
       'Label celery_task_sent_total with hostname="generic" instead of the client node name (gen<pid>@host), ' +
       'which changes with every client process.',
+  },
+  {
+    name: 'generic-hostname-worker-task-metric',
+    boolean: true,
+    default: 'false',
+    group: 'metrics',
+    celeryExporter: 'only',
+    help:
+      'Label the worker-side task counters and celery_task_runtime with hostname="generic" instead of the worker node ' +
+      'name (celery_task_sent_total: see --generic-hostname-task-sent-metric).',
+  },
+  {
+    name: 'metric-prefix',
+    value: 'PREFIX',
+    default: 'celery_',
+    group: 'metrics',
+    celeryExporter: 'only',
+    help: 'Replaces the leading celery_ of every metric family name (celery_pulse_ families included), as celery-exporter does.',
+  },
+  {
+    name: 'static-label',
+    value: 'KEY=VALUE',
+    repeatable: true,
+    group: 'metrics',
+    celeryExporter: 'only',
+    ceSplit: 'whitespace',
+    help: 'A label with a fixed value added to every series served.',
   },
   {
     name: 'celery-exporter-compat',
@@ -146,9 +261,10 @@ export const FLAGS: readonly FlagDef[] = [
     default: 'false',
     group: 'metrics',
     help:
-      "Also expose danihodovic/celery-exporter's own series: celery_task_runtime and celery_task_queue_wait_time " +
+      'On by default when the daemon is run the celery-exporter way (a CE_* variable or a celery-exporter-only flag); ' +
+      "--no-celery-exporter-compat keeps it off. Also expose danihodovic/celery-exporter's own series: celery_task_runtime and celery_task_queue_wait_time " +
       '(its histograms, without unit suffix, by name, hostname and queue_name), and every outcome counter of a task at 0 ' +
-      'once it is seen, so its dashboards and celery-mixin alerts work unchanged.',
+      'once it is seen, tasks never named as name="None", so its dashboards and celery-mixin alerts work unchanged.',
   },
   {
     name: 'max-tracked-tasks',
@@ -191,11 +307,43 @@ export const FLAGS: readonly FlagDef[] = [
     help: "A worker is down after this many of its own heartbeat intervals (freq) pass in silence.",
   },
   {
+    name: 'worker-timeout',
+    value: 'SECONDS',
+    group: 'state',
+    celeryExporter: 'only',
+    help:
+      "celery-exporter's form: a worker is down after this many seconds of silence (0: never), instead of " +
+      '--worker-timeout-heartbeats (which wins when both are set).',
+  },
+  {
     name: 'worker-forget-after',
     value: 'DURATION',
     default: '1h',
     group: 'state',
     help: 'Series of a worker silent this long are dropped, so pod churn does not grow the series count.',
+  },
+  {
+    name: 'purge-offline-worker-metrics',
+    value: 'SECONDS',
+    group: 'state',
+    celeryExporter: 'only',
+    help: "celery-exporter's form of --worker-forget-after, in seconds (0: never); --worker-forget-after wins when both are set.",
+  },
+  {
+    name: 'inspect-interval',
+    value: 'DURATION',
+    default: '30s',
+    group: 'broker',
+    help:
+      'How often workers are asked (pidbox broadcasts active_queues and stats, in the background, never during a scrape) ' +
+      'for celery_active_worker_count and celery_active_process_count; replies are awaited at most --inspect-timeout.',
+  },
+  {
+    name: 'inspect-timeout',
+    value: 'DURATION',
+    default: '2s',
+    group: 'broker',
+    help: 'How long one worker inspection waits for replies (a worker that has not answered by then is not counted).',
   },
   {
     name: 'stalled-threshold',
@@ -280,6 +428,7 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'web-config-file',
     value: 'PATH',
     group: 'http',
+    aliases: ['web.config.file'],
     help:
       'Prometheus exporter-toolkit web config (YAML): tls_server_config (cert_file, key_file, client_ca_file, ' +
       'client_auth_type) and basic_auth_users (bcrypt hashes). Protects every endpoint.',
@@ -328,14 +477,31 @@ export const FLAGS: readonly FlagDef[] = [
     value: 'LEVEL',
     default: 'info',
     group: 'general',
-    help: 'trace, debug, info, warn, error, fatal or silent.',
+    aliases: ['log.level'],
+    celeryExporter: 'shared',
+    help:
+      "trace, debug, info, warn, error, fatal or silent, in any case; celery-exporter's SUCCESS, WARNING and CRITICAL " +
+      'mean info, warn and fatal.',
   },
-  { name: 'help', boolean: true, group: 'general', help: 'Show this help and exit.' },
+  {
+    name: 'log-format',
+    value: 'FORMAT',
+    default: 'json',
+    group: 'general',
+    aliases: ['log.format'],
+    help: 'json (one object a line) or logfmt (key=value pairs).',
+  },
+  { name: 'help', boolean: true, short: 'h', group: 'general', help: 'Show this help and exit.' },
   { name: 'version', boolean: true, group: 'general', help: 'Show the version and exit.' },
 ];
 
 export function envName(flag: string): string {
   return `CELERY_PULSE_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** celery-exporter's variable for the same option (click auto_envvar_prefix="CE"). */
+export function ceEnvName(flag: string): string {
+  return `CE_${flag.toUpperCase().replace(/-/g, '_')}`;
 }
 
 export function helpText(version: string): string {
@@ -345,15 +511,18 @@ export function helpText(version: string): string {
     'Usage: celery-pulse [flags]',
     '',
     'Every flag also reads from the environment variable shown, and from --config-file.',
+    "celery-exporter's options also read its CE_* variable; CELERY_PULSE_* wins when both are set.",
+    'Durations: 30s, 5m, 1h30m, 250ms, 1d (or plain seconds).',
     'Repeatable flags take a comma-separated list from the environment.',
     '',
   ];
   for (const f of FLAGS) {
-    const head = `  --${f.name}${f.value ? ` ${f.value}` : ''}`;
+    const spellings = [...(f.short ? [`-${f.short}`] : []), `--${f.name}`, ...(f.aliases ?? []).map((a) => `--${a}`)];
+    const head = `  ${spellings.join(', ')}${f.value ? ` ${f.value}` : ''}`;
     const def = f.default !== undefined && !f.boolean ? ` (default ${f.default})` : '';
     lines.push(head);
     lines.push(`      ${f.help}${def}${f.repeatable ? ' Repeatable.' : ''}`);
-    if (f.name !== 'help' && f.name !== 'version') lines.push(`      env ${envName(f.name)}`);
+    if (f.name !== 'help' && f.name !== 'version') lines.push(`      env ${envName(f.name)}${f.celeryExporter ? `, ${ceEnvName(f.name)}` : ''}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -6,13 +6,21 @@ function bad(flag: string, value: string, expected: string): never {
   throw configError('CP_ERR_FLAG_VALUE', `invalid value for --${flag}: "${value}" (${expected})`);
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+/** Prometheus' duration form (model.ParseDuration): whole numbers of units, largest first. */
+const PROMETHEUS_DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
+const PROMETHEUS_UNITS = ['y', 'w', 'd', 'h', 'm', 's', 'ms'] as const;
 
-/** `250ms`, `30s`, `5m`, `1h`, `1d`, or plain seconds; returns seconds. */
+/** `250ms`, `30s`, `1.5h`, `1h30m` (Prometheus' form), `1w`, or plain seconds; returns seconds. */
 export function parseDuration(flag: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
-  if (!m) bad(flag, value, 'a duration such as 30s, 5m or 1h');
-  const seconds = Number(m[1]) * (DURATION_UNITS[m[2] ?? 's'] ?? 1);
+  const text = value.trim();
+  const single = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)?$/.exec(text);
+  const compound = single === null && text !== '' ? PROMETHEUS_DURATION.exec(text) : null;
+  if (single === null && compound === null) bad(flag, value, 'a duration such as 30s, 5m, 1h30m');
+  const seconds =
+    single !== null
+      ? Number(single[1]) * (DURATION_UNITS[single[2] ?? 's'] ?? 1)
+      : PROMETHEUS_UNITS.reduce((sum, unit, i) => sum + Number(compound![i + 1] ?? 0) * DURATION_UNITS[unit]!, 0);
   if (!Number.isFinite(seconds) || seconds <= 0) bad(flag, value, 'a duration above zero');
   return seconds;
 }

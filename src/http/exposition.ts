@@ -34,6 +34,33 @@ export interface SerializeOptions {
   readonly sliceMs?: number | undefined;
   /** Stops the work (rejects with the signal's reason) when the client has gone away. */
   readonly signal?: AbortSignal | undefined;
+  /** --metric-prefix and --static-label, applied to every family as it is written. */
+  readonly relabel?: Relabel | undefined;
+}
+
+/**
+ * celery-exporter's --metric-prefix (replaces the leading `celery_` of a family name) and
+ * --static-label (a fixed label on every series), done once here for every family rather than by
+ * each module that defines one.
+ */
+export interface Relabel {
+  readonly metricPrefix: string;
+  readonly staticLabels: Readonly<Record<string, string>>;
+}
+
+const OWN_PREFIX = 'celery_';
+
+function renamer(relabel: Relabel | undefined): (name: string) => string {
+  const prefix = relabel?.metricPrefix ?? OWN_PREFIX;
+  if (prefix === OWN_PREFIX) return (name) => name;
+  return (name) => (name.startsWith(OWN_PREFIX) ? prefix + name.slice(OWN_PREFIX.length) : name);
+}
+
+/** `name[]` values as served (prefixed) back to the registry's own names. */
+function unprefixed(names: ReadonlySet<string>, relabel: Relabel | undefined): ReadonlySet<string> {
+  const prefix = relabel?.metricPrefix ?? OWN_PREFIX;
+  if (prefix === OWN_PREFIX) return names;
+  return new Set([...names].map((n) => (n.startsWith(prefix) ? OWN_PREFIX + n.slice(prefix.length) : `\u0000${n}`)));
 }
 
 /** The default time slice: 10k series take ~10 of them, each short next to a broker frame's budget. */
@@ -88,7 +115,9 @@ interface Family {
  * one go), is never torn. Concurrent scrapes each run on their own.
  */
 export async function serialize(registry: MetricSource, format: ExpositionFormat, options: SerializeOptions = {}): Promise<string> {
-  const names = options.names;
+  const names = options.names === undefined ? undefined : unprefixed(options.names, options.relabel);
+  const rename = renamer(options.relabel);
+  const extra = labelPairs(options.relabel?.staticLabels);
   let metrics = registry.getMetricsAsArray() as PromMetric[];
   if (names !== undefined) metrics = metrics.filter((m) => mayHave(m.name, names));
   const families = await Promise.all(metrics.map(snapshot));
@@ -97,15 +126,15 @@ export async function serialize(registry: MetricSource, format: ExpositionFormat
   const chunks: string[] = [];
   for (const family of families) {
     const counter = family.type === 'counter';
-    const familyName = om && counter ? family.name.replace(/_total$/, '') : family.name;
+    const familyName = rename(om && counter ? family.name.replace(/_total$/, '') : family.name);
     const lines: string[] = [`# HELP ${familyName} ${escapeHelp(family.help, om)}`, `# TYPE ${familyName} ${family.type}`];
     if (family.histogram !== undefined) {
-      await writeHistogram(family.name, family.histogram, om, names, lines, slicer);
+      await writeHistogram(family.name, family.histogram, om, names, lines, slicer, rename, extra);
     } else {
       for (const raw of family.values ?? []) {
         let name = raw.metricName ?? family.name;
         if (om && counter && !name.endsWith('_total')) name = `${name}_total`;
-        if (names === undefined || names.has(name)) lines.push(sampleLine(name, raw.labels, raw.value, om ? raw.exemplar : undefined));
+        if (names === undefined || names.has(name)) lines.push(sampleLine(rename(name), raw.labels, raw.value, om ? raw.exemplar : undefined, extra));
         if (slicer.tick()) await slicer.pause();
       }
     }
@@ -165,16 +194,26 @@ async function snapshot(metric: PromMetric): Promise<Family> {
  * Writes a histogram's series exactly as prom-client's get() lays them out (`le` first, then the
  * series' labels; cumulative buckets, +Inf, _sum, _count), each series in one go.
  */
-async function writeHistogram(name: string, h: NonNullable<Family['histogram']>, om: boolean, names: ReadonlySet<string> | undefined, lines: string[], slicer: Slicer): Promise<void> {
+async function writeHistogram(
+  family: string,
+  h: NonNullable<Family['histogram']>,
+  om: boolean,
+  names: ReadonlySet<string> | undefined,
+  lines: string[],
+  slicer: Slicer,
+  rename: (name: string) => string,
+  extra: string,
+): Promise<void> {
+  const wantBuckets = names === undefined || names.has(`${family}_bucket`);
+  const wantSum = names === undefined || names.has(`${family}_sum`);
+  const wantCount = names === undefined || names.has(`${family}_count`);
+  if (!wantBuckets && !wantSum && !wantCount) return;
+  const name = rename(family);
   const bucket = `${name}_bucket`;
   const sumName = `${name}_sum`;
   const countName = `${name}_count`;
-  const wantBuckets = names === undefined || names.has(bucket);
-  const wantSum = names === undefined || names.has(sumName);
-  const wantCount = names === undefined || names.has(countName);
-  if (!wantBuckets && !wantSum && !wantCount) return;
   for (const entry of h.entries) {
-    const own = labelPairs(entry.labels);
+    const own = joinPairs(labelPairs(entry.labels), extra);
     const rest = own === '' ? '' : `,${own}`;
     const exemplars = om ? entry.bucketExemplars : undefined;
     if (wantBuckets) {
@@ -192,8 +231,13 @@ async function writeHistogram(name: string, h: NonNullable<Family['histogram']>,
   }
 }
 
-function sampleLine(name: string, labels: Record<string, string | number | undefined> | undefined, value: number, exemplar: Exemplar | null | undefined): string {
-  return exemplarSuffix(`${name}${formatLabels(labels)} ${formatValue(value)}`, exemplar);
+function sampleLine(name: string, labels: Record<string, string | number | undefined> | undefined, value: number, exemplar: Exemplar | null | undefined, extra: string): string {
+  const pairs = joinPairs(labelPairs(labels), extra);
+  return exemplarSuffix(`${name}${pairs === '' ? '' : `{${pairs}}`} ${formatValue(value)}`, exemplar);
+}
+
+function joinPairs(own: string, extra: string): string {
+  return extra === '' ? own : own === '' ? extra : `${own},${extra}`;
 }
 
 function exemplarSuffix(line: string, ex: Exemplar | null | undefined): string {

@@ -4,7 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { RateLimitedLog } from '../log.js';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, negotiate, requestedNames, serialize } from './exposition.js';
-import type { MetricSource } from './exposition.js';
+import type { MetricSource, Relabel } from './exposition.js';
 import { AccessControl, tlsServerOptions } from './access.js';
 import type { WebConfig } from './web-config.js';
 
@@ -15,6 +15,8 @@ export interface HttpOptions {
   readonly registry: MetricSource;
   /** Names of event sources not attached yet; empty when ready. */
   readonly notReady: () => string[];
+  /** --metric-prefix and --static-label. */
+  readonly relabel?: Relabel | undefined;
   readonly version: string;
   readonly logger: Logger;
   /** TLS and basic auth (--web-config-file); every endpoint is protected when set. */
@@ -37,7 +39,11 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** /metrics, /healthz (liveness: the process answers), /readyz (every event source attached) and /. */
+/**
+ * /metrics, /healthz (liveness: the process answers), /readyz (every event source attached),
+ * /health (celery-exporter's probe: 200 while connected to the brokers, 503 otherwise; its chart
+ * points both its liveness and readiness probes there) and /.
+ */
 export async function startHttpServer(options: HttpOptions): Promise<HttpServer> {
   const limits = { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS };
   const web = options.webConfig;
@@ -100,6 +106,11 @@ async function handle(options: HttpOptions, req: IncomingMessage, res: ServerRes
       if (waiting.length === 0) return send(res, req, 200, 'text/plain; charset=utf-8', 'ready\n');
       return send(res, req, 503, 'text/plain; charset=utf-8', `not attached to: ${waiting.join(', ')}\n`);
     }
+    case '/health': {
+      const waiting = options.notReady();
+      if (waiting.length === 0) return send(res, req, 200, 'text/plain; charset=utf-8', 'Connected to the broker\n');
+      return send(res, req, 503, 'text/plain; charset=utf-8', `Failed to connect to broker: ${waiting.join(', ')}\n`);
+    }
     case '/':
       return send(res, req, 200, 'text/html; charset=utf-8', landingPage(options));
     default:
@@ -129,7 +140,7 @@ async function metrics(options: HttpOptions, req: IncomingMessage, res: ServerRe
   };
   res.once('close', onClose);
   try {
-    const body = await serialize(options.registry, format, { names: requestedNames(req.url), signal: gone.signal });
+    const body = await serialize(options.registry, format, { names: requestedNames(req.url), signal: gone.signal, relabel: options.relabel });
     send(res, req, 200, contentType, body);
   } catch (err) {
     if (gone.signal.aborted) return;
@@ -157,6 +168,7 @@ function landingPage(options: HttpOptions): string {
 <li><a href="${options.metricsPath}">${options.metricsPath}</a>: metrics</li>
 <li><a href="/healthz">/healthz</a>: liveness</li>
 <li><a href="/readyz">/readyz</a>: readiness (attached to every broker)</li>
+<li><a href="/health">/health</a>: celery-exporter's probe (connected to every broker)</li>
 </ul>
 </body></html>
 `;

@@ -55,8 +55,8 @@ export class CeleryExporterCompat {
 
   constructor(registry: Registry<OpenMetricsContentType>, options: CompatOptions) {
     const labelNames = ['name', 'hostname', 'queue_name', ...(options.brokerLabel ? ['broker'] : [])];
-    // Our buckets (10 ms to 1 h by default), not the exporter's 5 ms to 10 s: quantile queries work
-    // with any buckets, and a 10 s ceiling hides every slow task.
+    // celery-exporter's buckets (its --buckets, default 5 ms to 10 s), so its dashboards' quantiles
+    // read the same; celery_task_runtime_seconds keeps ours (10 ms to 1 h by default).
     this.runtime = new Histogram({
       name: 'celery_task_runtime',
       help: 'celery-exporter compatibility: run time of succeeded tasks, in seconds (see celery_task_runtime_seconds).',

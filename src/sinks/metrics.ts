@@ -4,6 +4,7 @@ import type { DecodeErrorReason, TaskEvent } from '../protocol/events.js';
 import type { TaskObserver } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { CeleryState } from '../state/machine.js';
+import { UNKNOWN_TASK_NAME } from '../state/machine.js';
 import { defineScrapeTimeMetrics } from './scrape-metrics.js';
 import { BoundedChildren, LabelGuard, OVERFLOW_LABEL_VALUE, overflowCounter } from './label-guard.js';
 import type { ExemplarSource } from './exemplars.js';
@@ -29,6 +30,20 @@ export interface MetricsOptions {
   readonly exemplars?: boolean;
   /** --celery-exporter-compat: also expose celery-exporter's own histogram names (compat.ts). */
   readonly celeryExporterCompat?: boolean;
+  /** Buckets of those histograms (--buckets; --queue-wait-buckets); default: the runtime/queue-wait ones above. */
+  readonly compatRuntimeBuckets?: readonly number[];
+  readonly compatQueueWaitBuckets?: readonly number[];
+  /** --generic-hostname-worker-task-metric: worker-side task series say hostname="generic". */
+  readonly genericHostnameWorkerTask?: boolean;
+}
+
+/**
+ * The `name` of a task whose task-received was never seen. celery-exporter labels it "None"
+ * (str() of celery.events.state.Task.name, None until received) and its dashboards and alerts
+ * filter `name!~"None"`: with --celery-exporter-compat the same value is used so they leave it out.
+ */
+export function unknownTaskName(compat: boolean): string {
+  return compat ? 'None' : 'unknown';
 }
 
 /** What the metrics need to read from one broker at scrape time. */
@@ -160,7 +175,11 @@ export class CeleryMetrics {
       retried: this.labelGuard([...TASK_LABELS, 'exception']),
       histograms: this.labelGuard(['name', 'queue_name']),
     };
-    this.compat = options.celeryExporterCompat === true ? new CeleryExporterCompat(this.registry, options) : undefined;
+    this.compat = options.celeryExporterCompat === true ? new CeleryExporterCompat(this.registry, {
+            runtimeBuckets: options.compatRuntimeBuckets ?? options.runtimeBuckets,
+            queueWaitBuckets: options.compatQueueWaitBuckets ?? options.queueWaitBuckets,
+            brokerLabel: options.brokerLabel,
+          }) : undefined;
     defineScrapeTimeMetrics(this.registry, this.brokers, options);
     collectDefaultMetrics({ register: this.registry });
   }
@@ -214,6 +233,9 @@ export class BrokerMetrics implements TaskObserver {
   private readonly extra: Labels;
   private readonly defaultQueue: string;
   private readonly genericSent: boolean;
+  private readonly genericWorker: boolean;
+  private readonly unknownName: string;
+  private readonly compatOn: boolean;
   private readonly children: BoundedChildren<TaskChildren>;
   private readonly failed: BoundedChildren<LabelledCounter>;
   private readonly retried: BoundedChildren<CounterCell>;
@@ -231,6 +253,9 @@ export class BrokerMetrics implements TaskObserver {
     this.extra = extra;
     this.defaultQueue = options.defaultQueueName;
     this.genericSent = options.genericHostnameTaskSent;
+    this.genericWorker = options.genericHostnameWorkerTask === true;
+    this.compatOn = options.celeryExporterCompat === true;
+    this.unknownName = unknownTaskName(this.compatOn);
     const overflow = overflowCounter(metrics.labelOverflow, extra);
     const k = metrics.counters;
     this.children = new BoundedChildren(
@@ -321,13 +346,13 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   taskReceived(task: TaskRecord, event: TaskEvent): void {
-    const c = this.task(task, event.hostname, 'celery_task_received_total');
+    const c = this.task(task, this.workerHost(event.hostname), 'celery_task_received_total');
     c.received.inc();
     c.compat.workerSeen();
   }
 
   taskStarted(task: TaskRecord, event: TaskEvent, queueWait: number | undefined): void {
-    const c = this.task(task, event.hostname, 'celery_task_started_total');
+    const c = this.task(task, this.workerHost(event.hostname), 'celery_task_started_total');
     c.started.inc();
     c.compat.workerSeen();
     if (queueWait !== undefined) {
@@ -337,8 +362,9 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   taskSucceeded(task: TaskRecord, event: TaskEvent, runtime: number | undefined): void {
-    const c = this.task(task, event.hostname, 'celery_task_succeeded_total');
+    const c = this.task(task, this.workerHost(event.hostname), 'celery_task_succeeded_total');
     c.succeeded.inc();
+    c.compat.workerSeen();
     if (runtime !== undefined) {
       this.observeRuntime(this.histogramsOf(c, task, RUNTIME_METRIC).succeeded, task, runtime);
       c.compat.runtime.observe(runtime);
@@ -346,21 +372,30 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   taskFailed(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
-    this.countFailed(task, this.exceptionChild('failed', task, event.hostname, exception));
+    const host = this.workerHost(event.hostname);
+    // celery-exporter creates the other counters at 0 on any worker event; a failure is one too.
+    if (this.compatOn) this.task(task, host, 'celery_task_failed_total').compat.workerSeen();
+    this.countFailed(task, this.exceptionChild('failed', task, host, exception));
     if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC).failed, task, runtime);
   }
 
   taskRetried(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
-    this.exceptionChild('retried', task, event.hostname, exception).inc();
+    const host = this.workerHost(event.hostname);
+    if (this.compatOn) this.task(task, host, 'celery_task_retried_total').compat.workerSeen();
+    this.exceptionChild('retried', task, host, exception).inc();
     if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC).retried, task, runtime);
   }
 
   taskRejected(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, event.hostname, 'celery_task_rejected_total').rejected.inc();
+    const c = this.task(task, this.workerHost(event.hostname), 'celery_task_rejected_total');
+    c.rejected.inc();
+    c.compat.workerSeen();
   }
 
   taskRevoked(task: TaskRecord, event: TaskEvent): void {
-    this.task(task, event.hostname, 'celery_task_revoked_total').revoked.inc();
+    const c = this.task(task, this.workerHost(event.hostname), 'celery_task_revoked_total');
+    c.revoked.inc();
+    c.compat.workerSeen();
   }
 
   taskCancelled(): void {
@@ -406,7 +441,7 @@ export class BrokerMetrics implements TaskObserver {
    * overflow. forgetWorker() bumps `generation`, so no memo outlives the series it counts into.
    */
   private task(task: TaskRecord, hostname: string, metric: string): TaskChildren {
-    const name = task.name ?? 'unknown';
+    const name = this.nameOf(task);
     const queue = this.queueOf(task);
     const memo = task.labelMemo as TaskChildren | undefined;
     if (memo !== undefined && memo.hostname === hostname && memo.name === name && memo.queue === queue && memo.owner === this && memo.generation === this.generation) return memo;
@@ -430,11 +465,21 @@ export class BrokerMetrics implements TaskObserver {
   }
 
   private exceptionChild(outcome: 'failed' | 'retried', task: TaskRecord, hostname: string, exception: string): LabelledCounter {
-    const values = [task.name ?? 'unknown', hostname, this.queueOf(task), exception];
+    const values = [this.nameOf(task), hostname, this.queueOf(task), exception];
     return outcome === 'failed' ? this.failed.get(values, 'celery_task_failed_total') : this.retried.get(values, 'celery_task_retried_total');
   }
 
+  /** The state names a task it never saw named UNKNOWN_TASK_NAME once its grace is over. */
+  private nameOf(task: TaskRecord): string {
+    const name = task.name;
+    return name === undefined || name === UNKNOWN_TASK_NAME ? this.unknownName : name;
+  }
+
+  private workerHost(hostname: string): string {
+    return this.genericWorker ? 'generic' : hostname;
+  }
+
   private histogramsFor(task: TaskRecord, metric: string): HistogramChildren {
-    return this.histograms.get([task.name ?? 'unknown', this.queueOf(task)], metric);
+    return this.histograms.get([this.nameOf(task), this.queueOf(task)], metric);
   }
 }

@@ -49,6 +49,11 @@ export interface WorkerRegistryOptions {
   readonly heartbeatTimeoutFactor: number;
   /** Seconds after which a silent worker's series are dropped altogether. */
   readonly forgetAfter: number;
+  /**
+   * celery-exporter's --worker-timeout: a fixed silence in seconds (Infinity: never) used instead
+   * of `freq` x heartbeatTimeoutFactor.
+   */
+  readonly timeoutSeconds?: number | undefined;
   /** Most workers held at once (--max-label-values); unlimited when absent. */
   readonly maxWorkers?: number;
 }
@@ -147,7 +152,7 @@ export class WorkerRegistry {
     const deaf = Math.max(0, now - pausedAt);
     const grace = Math.min(deaf, RECONNECT_GRACE_MAX);
     for (const worker of this.workers.values()) {
-      const wasUp = pausedAt - worker.lastSeenAt <= worker.freq * this.options.heartbeatTimeoutFactor;
+      const wasUp = pausedAt - worker.lastSeenAt <= this.silenceLimit(worker);
       worker.lastSeenAt += deaf;
       if (wasUp) worker.lastSeenAt = Math.max(worker.lastSeenAt, now + grace);
     }
@@ -163,7 +168,7 @@ export class WorkerRegistry {
     const t = this.pausedAt ?? now;
     const expired: WorkerRecord[] = [];
     for (const worker of this.workers.values()) {
-      if (!worker.silent && t - worker.lastSeenAt > worker.freq * this.options.heartbeatTimeoutFactor) {
+      if (!worker.silent && t - worker.lastSeenAt > this.silenceLimit(worker)) {
         worker.silent = true;
         expired.push(worker);
       }
@@ -240,10 +245,14 @@ export class WorkerRegistry {
     return worker;
   }
 
+  private silenceLimit(worker: WorkerRecord): number {
+    return this.options.timeoutSeconds ?? worker.freq * this.options.heartbeatTimeoutFactor;
+  }
+
   /** While the event stream is down the answer stays what it was when it dropped. */
   isUp(worker: WorkerRecord, now: number): boolean {
     const t = this.pausedAt ?? now;
-    return worker.online && t - worker.lastSeenAt <= worker.freq * this.options.heartbeatTimeoutFactor;
+    return worker.online && t - worker.lastSeenAt <= this.silenceLimit(worker);
   }
 
   /** Drops workers silent for longer than `forgetAfter`; returns their names. */

@@ -98,7 +98,7 @@ describe('config file errors', () => {
   });
 
   it('validates values from the file like flags, naming the flag', () => {
-    expect(failure(['--config-file', configFile('task-ttl: soon\n')]).message).toBe('invalid value for --task-ttl: "soon" (a duration such as 30s, 5m or 1h)');
+    expect(failure(['--config-file', configFile('task-ttl: soon\n')]).message).toBe('invalid value for --task-ttl: "soon" (a duration such as 30s, 5m, 1h30m)');
     expect(failure(['--config-file', configFile('queue-metrics: maybe\n')]).message).toContain('--queue-metrics');
     expect(failure(['--config-file', configFile('only-worker: "celery@$(POD_NAME)"\n')]).message).toContain('unexpanded variable');
   });

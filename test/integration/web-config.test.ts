@@ -115,7 +115,7 @@ describe('--web-config-file: TLS and basic auth', () => {
   });
 
   it('refuses missing, wrong and unknown credentials on every path with 401 and a Basic challenge', async () => {
-    for (const path of ['/metrics', '/', '/healthz', '/readyz', '/nope']) {
+    for (const path of ['/metrics', '/', '/health', '/healthz', '/readyz', '/nope']) {
       for (const bad of [undefined, `${USER}:wrong`, `nobody:${PASSWORD}`, `${USER}`, `${USER}:${PASSWORD}x`]) {
         const r = await get(daemon.port, path, { pki, auth: bad });
         expect(r.status).toBe(401);
@@ -277,7 +277,7 @@ describe('HTTP server limits (plain HTTP)', () => {
   });
 
   it('answers 405 to every method but GET and HEAD, on every path', async () => {
-    for (const path of ['/metrics', '/', '/healthz', '/readyz', '/nope']) {
+    for (const path of ['/metrics', '/', '/health', '/healthz', '/readyz', '/nope']) {
       for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
         const res = await fetch(daemon.base + path, { method, body: method === 'OPTIONS' ? undefined : 'x' });
         expect(res.status).toBe(405);
