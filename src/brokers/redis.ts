@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { newRedisClient } from './redis-client.js';
 import type { BrokerConfig, TransportOptions } from '../config/config.js';
-import { backoffDelay } from './backoff.js';
+import { EVENT_SOURCE_BACKOFF, backoffDelay } from './backoff.js';
 import { redisEventChannels } from './redis-channels.js';
 import { pidboxEnvelope, redisPidboxChannels } from './redis-pidbox.js';
 import { redisOptions } from './redis-options.js';
@@ -50,7 +50,7 @@ export class RedisEventSource implements EventSource {
       connectionName: 'celery-pulse-events',
       // Subscriptions are renewed by hand on every 'ready' so that `up` means "subscribed".
       autoResubscribe: false,
-      retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt)),
+      retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt, EVENT_SOURCE_BACKOFF)),
     });
     this.client = client;
     const decoder = this.ctx.decoder;
@@ -100,7 +100,7 @@ export class RedisEventSource implements EventSource {
         connectionName: 'celery-pulse-control',
         lazyConnect: true,
         maxRetriesPerRequest: 1,
-        retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt)),
+        retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt, EVENT_SOURCE_BACKOFF)),
       });
       this.publisher.on('error', () => undefined); // each failed broadcast rejects; the caller logs it
     }

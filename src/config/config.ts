@@ -140,6 +140,9 @@ function parseArgv(argv: readonly string[]): RawValues {
       v = next;
       i++;
     }
+    // The last of two values would win silently: `--queue-metrics --no-queue-metrics` or two
+    // --listen-address are a mistake in a manifest, not a choice.
+    if (!flag.repeatable && out.has(flag.name)) throw configError('CP_ERR_FLAG_CONFLICT', `flag --${flag.name} given twice (once only)`);
     add(out, flag, v, 'flag');
   }
   return out;
@@ -150,6 +153,8 @@ function readEnv(env: NodeJS.ProcessEnv): RawValues {
   for (const flag of FLAGS) {
     if (flag.name === 'help' || flag.name === 'version') continue;
     const v = env[envName(flag.name)];
+    // An empty broker URL is a secret that failed to reach the pod, not a wish for the default.
+    if (v !== undefined && v.trim() === '' && flag.name === 'broker-url') throw configError('CP_ERR_MISSING_VALUE', `${envName(flag.name)} is set but empty (--broker-url)`);
     if (v === undefined || v === '') continue;
     const values = flag.repeatable ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : [v];
     for (const item of values) add(out, flag, item, 'env');
@@ -232,16 +237,16 @@ function buildConfig(value: (name: string) => string[], env: NodeJS.ProcessEnv):
     maxTrackedTasks: parsePositiveInt('max-tracked-tasks', one(value, 'max-tracked-tasks')),
     taskTtl: parseDuration('task-ttl', one(value, 'task-ttl')),
     finishedTaskTtl: parseDuration('finished-task-ttl', one(value, 'finished-task-ttl')),
-    unknownTaskGrace: parseDuration('unknown-task-grace', one(value, 'unknown-task-grace')),
+    unknownTaskGrace: parseDuration('unknown-task-grace', one(value, 'unknown-task-grace'), 3600),
     workerTimeoutHeartbeats: parsePositiveNumber('worker-timeout-heartbeats', one(value, 'worker-timeout-heartbeats')),
     workerForgetAfter: parseDuration('worker-forget-after', one(value, 'worker-forget-after')),
     stalled: parseStalled(value('stalled-threshold'), one(value, 'stalled-runtime-factor')),
     expectTasks: parseExpectedTasks(value('expect-task')),
     enableEvents: bool(value, 'enable-events'),
-    enableEventsInterval: parseDuration('enable-events-interval', one(value, 'enable-events-interval')),
+    enableEventsInterval: parseDuration('enable-events-interval', one(value, 'enable-events-interval'), 86400),
     maxFrameBytes: parsePositiveInt('max-frame-bytes', one(value, 'max-frame-bytes')),
     logLevel: logLevel as LogLevel,
-    brokerPingInterval: parseDuration('broker-ping-interval', one(value, 'broker-ping-interval')),
+    brokerPingInterval: parseDuration('broker-ping-interval', one(value, 'broker-ping-interval'), 3600),
     maxLabelValues: parsePositiveInt('max-label-values', one(value, 'max-label-values')),
     traces: parseTraceConfig(
       {
@@ -256,7 +261,7 @@ function buildConfig(value: (name: string) => string[], env: NodeJS.ProcessEnv):
     tls: parseTlsFiles(last(value('broker-tls-ca')), last(value('broker-tls-cert')), last(value('broker-tls-key'))),
     queueMetrics: bool(value, 'queue-metrics'),
     onlyWorkers: parseWorkerPatterns(value('only-worker')),
-    queueMetricsTimeout: parseDuration('queue-metrics-timeout', one(value, 'queue-metrics-timeout')),
+    queueMetricsTimeout: parseDuration('queue-metrics-timeout', one(value, 'queue-metrics-timeout'), 60),
     queues: parseQueues(value('queues'), brokers),
     rabbitmqManagement: parseManagementUrls(value('rabbitmq-management-url'), brokers),
   };

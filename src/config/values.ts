@@ -8,13 +8,26 @@ function bad(flag: string, value: string, expected: string): never {
 
 const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 
-/** `250ms`, `30s`, `5m`, `1h`, `1d`, or plain seconds; returns seconds. */
-export function parseDuration(flag: string, value: string): number {
+/**
+ * The longest duration any flag takes unless it names a shorter bound: durations only compared
+ * with clocks (TTLs, thresholds) make no sense beyond a year. Durations that arm a Node timer must
+ * stay far below its limit too: setTimeout/setInterval fire at once past 2^31-1 ms (24.8 days).
+ */
+export const MAX_DURATION_SECONDS = 365 * 86400;
+
+/** `250ms`, `30s`, `5m`, `1h`, `1d`, or plain seconds, at most `maxSeconds`; returns seconds. */
+export function parseDuration(flag: string, value: string, maxSeconds = MAX_DURATION_SECONDS): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
   if (!m) bad(flag, value, 'a duration such as 30s, 5m or 1h');
   const seconds = Number(m[1]) * (DURATION_UNITS[m[2] ?? 's'] ?? 1);
   if (!Number.isFinite(seconds) || seconds <= 0) bad(flag, value, 'a duration above zero');
+  if (seconds > maxSeconds) bad(flag, value, `at most ${formatDuration(maxSeconds)}`);
   return seconds;
+}
+
+function formatDuration(seconds: number): string {
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) if (seconds % size === 0) return `${seconds / size}${unit}`;
+  return `${seconds}s`;
 }
 
 export function parsePositiveInt(flag: string, value: string): number {

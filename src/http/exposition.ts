@@ -85,7 +85,7 @@ interface Family {
  * up broker I/O for more than a slice. Consistency is what Prometheus' own clients give: counters
  * that keep counting may move between slices, so two series of one scrape can be a few
  * milliseconds apart; a sample line, and a histogram series (its buckets, sum and count, read in
- * one go), is never torn. Concurrent scrapes each run on their own.
+ * one go), is never torn. Concurrent scrapes share one rendering (shared-render.ts).
  */
 export async function serialize(registry: MetricSource, format: ExpositionFormat, options: SerializeOptions = {}): Promise<string> {
   const names = options.names;
@@ -169,10 +169,13 @@ async function writeHistogram(name: string, h: NonNullable<Family['histogram']>,
   const bucket = `${name}_bucket`;
   const sumName = `${name}_sum`;
   const countName = `${name}_count`;
-  const wantBuckets = names === undefined || names.has(bucket);
-  const wantSum = names === undefined || names.has(sumName);
-  const wantCount = names === undefined || names.has(countName);
+  let wantBuckets = names === undefined || names.has(bucket);
+  let wantSum = names === undefined || names.has(sumName);
+  let wantCount = names === undefined || names.has(countName);
   if (!wantBuckets && !wantSum && !wantCount) return;
+  // An OpenMetrics histogram without its buckets (the +Inf one above all) is invalid: asked for
+  // any of its samples, it is written whole.
+  if (om) wantBuckets = wantSum = wantCount = true;
   for (const entry of h.entries) {
     const own = labelPairs(entry.labels);
     const rest = own === '' ? '' : `,${own}`;
