@@ -51,7 +51,6 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpServer>
     requestTimeout: REQUEST_TIMEOUT_MS,
     headersTimeout: HEADERS_TIMEOUT_MS,
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
   };
   const web = options.webConfig;
   const access = web !== undefined ? new AccessControl(web) : undefined;
@@ -66,6 +65,7 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpServer>
     });
   };
   const server = web?.tls !== undefined ? createHttpsServer({ ...limits, ...tlsServerOptions(web.tls) }, listener) : http.createServer(limits, listener);
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   shedIdleConnections(server, MAX_CONNECTIONS);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
