@@ -71,6 +71,9 @@ async function main(): Promise<void> {
     restartDown: num(values['restart-down']) ?? 2,
     restartsRate: num(values['restarts-rate']) ?? 5_000,
     scrapeSeries: 10_000,
+    floodNames: quick ? 20_000 : 100_000,
+    scrapeNames: 1000,
+    scrapeBursts: quick ? [1, 10, 50] : [1, 10, 50, 200],
     cores,
     // Each daemon writes a .cpuprofile on exit (open it in Chrome DevTools or speedscope).
     nodeArgs: [...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench', 'results')] : []), ...values['node-args'].split(' ').filter((a) => a !== '')],

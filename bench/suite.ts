@@ -16,10 +16,12 @@ import type { RestartsResult } from './restarts.js';
 import { SIDECAR_WORKER, sidecarLadder } from './sidecar.js';
 import type { SidecarResult } from './sidecar.js';
 import { TrafficModel } from './traffic.js';
+import { concurrentScrapes, nameFlood } from './floods.js';
+import type { ConcurrentScrapesResult, NameFloodResult } from './floods.js';
 import type { TrafficOptions } from './traffic.js';
 
-export type Phase = 'baseline' | 'throughput' | 'lag' | 'sidecar' | 'scrape' | 'memory' | 'soak' | 'restarts';
-export const PHASES: readonly Phase[] = ['baseline', 'throughput', 'lag', 'sidecar', 'scrape', 'memory', 'soak', 'restarts'];
+export type Phase = 'baseline' | 'throughput' | 'lag' | 'sidecar' | 'scrape' | 'scrapes' | 'names' | 'memory' | 'soak' | 'restarts';
+export const PHASES: readonly Phase[] = ['baseline', 'throughput', 'lag', 'sidecar', 'scrape', 'scrapes', 'names', 'memory', 'soak', 'restarts'];
 
 export interface SuiteOptions {
   readonly phases: readonly Phase[];
@@ -43,6 +45,11 @@ export interface SuiteOptions {
   readonly restartsRate: number;
   /** Series wanted for the scrape phase (at least). */
   readonly scrapeSeries: number;
+  /** Distinct task names of the names phase (default 100k) and of the scrapes phase's exposition (default 1000). */
+  readonly floodNames?: number;
+  readonly scrapeNames?: number;
+  /** Concurrent scrapes fired at once, one burst each, in the scrapes phase (default 1, 10, 50, 200). */
+  readonly scrapeBursts?: readonly number[];
   readonly cores: { daemon: number; generator: number } | undefined;
   /** Extra node flags for the daemon, e.g. --cpu-prof. */
   readonly nodeArgs: readonly string[];
@@ -63,6 +70,8 @@ export interface BrokerReport {
   restarts?: RestartsResult;
   /** Sidecar mode (--only-worker) on the whole stream: its own ladder. */
   sidecar?: SidecarResult;
+  names?: NameFloodResult;
+  scrapes?: ConcurrentScrapesResult;
   errors: string[];
 }
 
@@ -79,6 +88,8 @@ export async function benchBroker(kind: BrokerKind, o: SuiteOptions): Promise<Br
     if (want.has('throughput') || want.has('lag')) await throughputAndLag(broker, o, report, want);
     if (want.has('sidecar')) await sidecarPhase(broker, o, report);
     if (want.has('scrape')) await scrapePhase(broker, o, report);
+    if (want.has('scrapes')) await scrapesPhase(broker, o, report);
+    if (want.has('names')) await namesPhase(broker, o, report);
     if (want.has('memory') || want.has('soak')) await memoryAndSoak(broker, o, report, want);
     if (want.has('restarts')) await restartsPhase(broker, o, report);
   } finally {
@@ -173,6 +184,22 @@ async function scrapePhase(broker: BrokerUnderTest, o: SuiteOptions, report: Bro
         `under ${fmtRate(o.lagRate)} p50 ${scrape.underLoad.p50Ms} ms, p99 ${scrape.underLoad.p99Ms} ms, ` +
         `event lag p99 ${scrape.underLoad.lag.p99Ms} ms, lost ${scrape.underLoad.lag.lost}`,
     );
+  });
+}
+
+async function scrapesPhase(broker: BrokerUnderTest, o: SuiteOptions, report: BrokerReport): Promise<void> {
+  const names = o.scrapeNames ?? 1000;
+  await withDaemon(broker, o, [], async (daemon, publisher) => {
+    o.say(`${broker.kind}: concurrent scrapes of an exposition of ${fmtCount(names)} task names`);
+    report.scrapes = await concurrentScrapes(daemon, publisher, names, o.scrapeBursts ?? [1, 10, 50, 200], idPrefix(), o.say);
+  });
+}
+
+async function namesPhase(broker: BrokerUnderTest, o: SuiteOptions, report: BrokerReport): Promise<void> {
+  const names = o.floodNames ?? 100_000;
+  await withDaemon(broker, o, [], async (daemon, publisher) => {
+    o.say(`${broker.kind}: a flood of ${fmtCount(names)} distinct task names (--max-label-values 1000)`);
+    report.names = await nameFlood(daemon, publisher, names, idPrefix(), o.say);
   });
 }
 

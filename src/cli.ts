@@ -66,6 +66,9 @@ async function run(): Promise<void> {
       },
     );
   };
+  // Node's default for SIGHUP is to exit without a word. There is nothing to reload (the
+  // configuration is validated once and frozen; restart to change it), so say so and keep serving.
+  process.on('SIGHUP', () => logger.info({ signal: 'SIGHUP' }, 'SIGHUP received: nothing is reloaded (restart to change the configuration); still running'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

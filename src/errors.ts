@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'CP_ERR_UNKNOWN_FLAG'
   | 'CP_ERR_FLAG_VALUE'
   | 'CP_ERR_MISSING_VALUE'
+  | 'CP_ERR_FLAG_CONFLICT'
   | 'CP_ERR_CONFIG_FILE'
   | 'CP_ERR_BROKER_URL'
   | 'CP_ERR_LISTEN'

@@ -8,6 +8,7 @@ import { BrokerDetectors } from './detectors/index.js';
 import { DetectorMetrics } from './sinks/detector-metrics.js';
 import { logFinding } from './sinks/detector-log.js';
 import { CeleryMetrics } from './sinks/metrics.js';
+import { overflowCounter } from './sinks/label-guard.js';
 import type { BrokerMetrics } from './sinks/metrics.js';
 import type { TraceSink } from './sinks/trace-sink.js';
 import { QueueDiscovery } from './sinks/queue-discovery.js';
@@ -65,7 +66,8 @@ export function createBrokerPipeline(config: Config, broker: BrokerConfig, sinks
   const queues = config.queueMetrics
     ? new QueueDiscovery(config.queues[broker.name] ?? [], (name) => logger.warn({ broker: broker.name, queue: name }, 'too many queues; new ones are not reported'))
     : undefined;
-  const detectors = new BrokerDetectors({ stalled: config.stalled, expectedIntervals: config.expectTasks }, (finding) => {
+  const overflow = overflowCounter(metrics.labelOverflow, config.brokers.length > 1 ? { broker: broker.name } : {});
+  const detectors = new BrokerDetectors({ stalled: config.stalled, expectedIntervals: config.expectTasks, maxNames: config.maxLabelValues, overflow }, (finding) => {
     detectorMetrics.record(broker.name, finding);
     logFinding(logger, sinks.findingLog, broker.name, finding);
   });

@@ -3,7 +3,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { BrokerConfig } from '../config/config.js';
 import type { TlsFiles } from '../config/broker-settings.js';
 import { amqpConnectOptions } from './amqp-options.js';
-import { backoffDelay } from './backoff.js';
+import { EVENT_SOURCE_BACKOFF, backoffDelay } from './backoff.js';
 import { publishPidboxBroadcast, requestPidboxReplies } from './amqp-pidbox.js';
 import type { EventSource, ReplyLimits, SourceContext } from './source.js';
 
@@ -137,7 +137,7 @@ export class AmqpEventSource implements EventSource {
   private scheduleRetry(): void {
     if (this.stopping || this.retryTimer !== undefined) return;
     this.attempt++;
-    const delay = backoffDelay(this.attempt);
+    const delay = backoffDelay(this.attempt, EVENT_SOURCE_BACKOFF);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.connectOnce();

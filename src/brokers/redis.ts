@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { newRedisClient } from './redis-client.js';
 import type { BrokerConfig, TransportOptions } from '../config/config.js';
-import { backoffDelay } from './backoff.js';
+import { EVENT_SOURCE_BACKOFF, backoffDelay } from './backoff.js';
 import { redisEventChannels } from './redis-channels.js';
 import { decodeRedisReply, pidboxEnvelope, redisPidboxChannels, redisReplyBinding } from './redis-pidbox.js';
 import { redisOptions } from './redis-options.js';
@@ -53,7 +53,7 @@ export class RedisEventSource implements EventSource {
       connectionName: 'celery-pulse-events',
       // Subscriptions are renewed by hand on every 'ready' so that `up` means "subscribed".
       autoResubscribe: false,
-      retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt)),
+      retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt, EVENT_SOURCE_BACKOFF)),
     });
     this.client = client;
     const decoder = this.ctx.decoder;
@@ -147,7 +147,7 @@ export class RedisEventSource implements EventSource {
       connectionName,
       lazyConnect: true,
       maxRetriesPerRequest: 1,
-      retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt)),
+      retryStrategy: (attempt) => (this.stopping ? null : backoffDelay(attempt, EVENT_SOURCE_BACKOFF)),
     });
     client.on('error', () => undefined); // each failed request rejects; the caller logs it
     return client;

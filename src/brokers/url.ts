@@ -29,10 +29,36 @@ const REDIS_SCHEMES = new Set(['redis', 'rediss', 'sentinel', 'sentinels']);
 const AMQP_SCHEMES = new Set(['amqp', 'amqps', 'pyamqp', 'librabbitmq']);
 const AMQP_TLS_SCHEMES = new Set(['amqps']);
 
-/** Replaces the password of every `scheme://user:pass@` in a string; safe on any text. */
+/**
+ * Replaces the password of every `scheme://user:pass@` in a string; safe on any text. The
+ * userinfo runs to the LAST `@` of the authority (urllib's netloc.rpartition('@'), which kombu
+ * uses, and the WHATWG parser agree), so a password holding `@` or `;` is masked whole.
+ */
 export function redactSecrets(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s;]*:)[^@\s;]*@/gi, '$1****@');
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)([^\s/?#]*)@/gi, (_all, scheme: string, userinfo: string) => `${scheme}${maskUserinfo(userinfo)}@`);
 }
+
+function maskUserinfo(userinfo: string): string {
+  const colon = userinfo.indexOf(':');
+  return colon === -1 ? userinfo : `${userinfo.slice(0, colon)}:****`;
+}
+
+/** A URL that did not parse, for an error message: everything before the authority's last `@` goes. */
+function withoutUserinfo(text: string): string {
+  return text.replace(/^(\s*(?:[a-z][a-z0-9+.-]*:\/\/)?)[^/?#]*@/i, '$1****@');
+}
+
+/** The parsed URL with its password replaced: what may reach a log, a label or a page. */
+function displayOf(url: URL): string {
+  if (url.password === '') return url.href;
+  const shown = new URL(url.href);
+  shown.password = '****';
+  return shown.href;
+}
+
+// Several URLs are joined with `;` only for Sentinel (`sentinel://a;sentinel://b`): a `;` not
+// followed by a scheme belongs to the URL, e.g. to its password.
+const URL_LIST_SEPARATOR = /;(?=\s*[a-z][a-z0-9+.-]*:\/\/)/i;
 
 /**
  * Parses a broker URL the way Celery/kombu accept them: `redis://[user:pass@]host[:port][/db]`,
@@ -40,10 +66,10 @@ export function redactSecrets(text: string): string {
  * `amqps://…`. Errors never echo the password.
  */
 export function parseBrokerUrl(input: string): BrokerUrl {
-  const display = redactSecrets(input);
-  const parts = input.split(';').map((p) => p.trim()).filter((p) => p.length > 0);
+  const parts = input.split(URL_LIST_SEPARATOR).map((p) => p.trim()).filter((p) => p.length > 0);
   if (parts.length === 0) throw configError('CP_ERR_BROKER_URL', 'empty broker URL');
-  const parsed = parts.map((p) => parseOne(p, display));
+  const parsed = parts.map((p) => parseOne(p));
+  const display = parsed.map(displayOf).join(';');
   const first = parsed[0]!;
   const scheme = first.protocol.slice(0, -1).toLowerCase();
   if (parsed.some((u) => u.protocol !== first.protocol)) {
@@ -90,15 +116,15 @@ export function parseBrokerUrl(input: string): BrokerUrl {
   };
 }
 
-function parseOne(text: string, display: string): URL {
+function parseOne(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw configError('CP_ERR_BROKER_URL', `broker URL ${display} is not a URL`);
+    throw configError('CP_ERR_BROKER_URL', `broker URL ${withoutUserinfo(text)} is not a URL`);
   }
   if (url.port !== '' && (Number(url.port) < 1 || Number(url.port) > 65535)) {
-    throw configError('CP_ERR_BROKER_URL', `broker URL ${display}: bad port`);
+    throw configError('CP_ERR_BROKER_URL', `broker URL ${displayOf(url)}: bad port`);
   }
   return url;
 }

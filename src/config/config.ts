@@ -187,7 +187,7 @@ function buildConfig(sources: Sources, env: NodeJS.ProcessEnv, celeryExporterWay
   const ssl = parseSslOptions(value('broker-ssl-option'));
   if (ssl.unused.length > 0) notices.push(`broker SSL options not used by celery-pulse: ${ssl.unused.join(', ')}`);
   if (rank('accept-content') > 0) notices.push('--accept-content is not needed: Celery events are always JSON (event_serializer)');
-  if (rank('retry-interval') > 0) notices.push('--retry-interval is not needed: celery-pulse always reconnects to a lost broker, with backoff from 0.5 s to 30 s');
+  if (rank('retry-interval') > 0) notices.push('--retry-interval is not needed: celery-pulse always reconnects to a lost broker, with backoff from 0.2 s to 1.5 s');
   const queueWaitBuckets = one(value, 'queue-wait-buckets');
   const compat = rank('celery-exporter-compat') > 0 ? bool(value, 'celery-exporter-compat') : celeryExporterWay !== undefined;
   if (celeryExporterWay !== undefined) {
@@ -215,15 +215,15 @@ function buildConfig(sources: Sources, env: NodeJS.ProcessEnv, celeryExporterWay
     metricPrefix: parseMetricPrefix(one(value, 'metric-prefix')),
     staticLabels: parseStaticLabels(value('static-label')),
     workerTimeout: preferOwn(sources, notices, 'worker-timeout-heartbeats', 'worker-timeout') ? undefined : parseSecondsOrNever('worker-timeout', one(value, 'worker-timeout')),
-    inspectInterval: parseDuration('inspect-interval', one(value, 'inspect-interval')),
-    inspectTimeout: parseDuration('inspect-timeout', one(value, 'inspect-timeout')),
+    inspectInterval: parseDuration('inspect-interval', one(value, 'inspect-interval'), 86400),
+    inspectTimeout: parseDuration('inspect-timeout', one(value, 'inspect-timeout'), 60),
     logFormat,
     celeryExporterWay,
     notices,
     maxTrackedTasks: parsePositiveInt('max-tracked-tasks', one(value, 'max-tracked-tasks')),
     taskTtl: parseDuration('task-ttl', one(value, 'task-ttl')),
     finishedTaskTtl: parseDuration('finished-task-ttl', one(value, 'finished-task-ttl')),
-    unknownTaskGrace: parseDuration('unknown-task-grace', one(value, 'unknown-task-grace')),
+    unknownTaskGrace: parseDuration('unknown-task-grace', one(value, 'unknown-task-grace'), 3600),
     workerTimeoutHeartbeats: parsePositiveNumber('worker-timeout-heartbeats', one(value, 'worker-timeout-heartbeats')),
     workerForgetAfter: preferOwn(sources, notices, 'worker-forget-after', 'purge-offline-worker-metrics')
       ? parseDuration('worker-forget-after', one(value, 'worker-forget-after'))
@@ -231,10 +231,10 @@ function buildConfig(sources: Sources, env: NodeJS.ProcessEnv, celeryExporterWay
     stalled: parseStalled(value('stalled-threshold'), one(value, 'stalled-runtime-factor')),
     expectTasks: parseExpectedTasks(value('expect-task')),
     enableEvents: bool(value, 'enable-events'),
-    enableEventsInterval: parseDuration('enable-events-interval', one(value, 'enable-events-interval')),
+    enableEventsInterval: parseDuration('enable-events-interval', one(value, 'enable-events-interval'), 86400),
     maxFrameBytes: parsePositiveInt('max-frame-bytes', one(value, 'max-frame-bytes')),
     logLevel,
-    brokerPingInterval: parseDuration('broker-ping-interval', one(value, 'broker-ping-interval')),
+    brokerPingInterval: parseDuration('broker-ping-interval', one(value, 'broker-ping-interval'), 3600),
     maxLabelValues: parsePositiveInt('max-label-values', one(value, 'max-label-values')),
     traces: parseTraceConfig(
       {
@@ -249,7 +249,7 @@ function buildConfig(sources: Sources, env: NodeJS.ProcessEnv, celeryExporterWay
     tls: parseTlsFiles(last(value('broker-tls-ca')) ?? ssl.ca, last(value('broker-tls-cert')) ?? ssl.cert, last(value('broker-tls-key')) ?? ssl.key),
     queueMetrics: bool(value, 'queue-metrics'),
     onlyWorkers: parseWorkerPatterns(value('only-worker')),
-    queueMetricsTimeout: parseDuration('queue-metrics-timeout', one(value, 'queue-metrics-timeout')),
+    queueMetricsTimeout: parseDuration('queue-metrics-timeout', one(value, 'queue-metrics-timeout'), 60),
     // celery-exporter splits -Q/--queues on commas: `--queues a,b` is two queues.
     queues: parseQueues(value('queues').flatMap((v) => v.split(',')).filter((v) => v.trim() !== ''), brokers),
     rabbitmqManagement: parseManagementUrls(value('rabbitmq-management-url'), brokers),

@@ -44,7 +44,7 @@ export function parseArgv(argv: readonly string[]): { values: RawValues; exporte
         v = next;
         i++;
       }
-      add(out, flag, v, 'flag');
+      addOnce(out, flag, v);
       continue;
     }
     if (!arg.startsWith('--')) throw configError('CP_ERR_UNKNOWN_FLAG', `unexpected argument "${redactSecrets(arg)}" (flags start with --)`);
@@ -69,7 +69,7 @@ export function parseArgv(argv: readonly string[]): { values: RawValues; exporte
       v = next;
       i++;
     }
-    add(out, flag, v, 'flag');
+    addOnce(out, flag, v);
   }
   return { values: out, exporterSpellings };
 }
@@ -79,6 +79,8 @@ export function readEnv(env: NodeJS.ProcessEnv): RawValues {
   for (const flag of FLAGS) {
     if (flag.name === 'help' || flag.name === 'version') continue;
     const v = env[envName(flag.name)];
+    // An empty broker URL is a secret that failed to reach the pod, not a wish for the default.
+    if (v !== undefined && v.trim() === '' && flag.name === 'broker-url') throw configError('CP_ERR_MISSING_VALUE', `${envName(flag.name)} is set but empty (--broker-url)`);
     if (v === undefined || v === '') continue;
     const values = flag.repeatable ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : [v];
     for (const item of values) add(out, flag, item, 'env');
@@ -110,6 +112,15 @@ export function readConfigFile(path: string): RawValues {
     }
   }
   return out;
+}
+
+/**
+ * A command-line value. The last of two values would win silently: `--queue-metrics
+ * --no-queue-metrics` or two --listen-address are a mistake in a manifest, not a choice.
+ */
+function addOnce(out: RawValues, flag: FlagDef, value: string): void {
+  if (!flag.repeatable && out.has(flag.name)) throw configError('CP_ERR_FLAG_CONFLICT', `flag --${flag.name} given twice (once only)`);
+  add(out, flag, value, 'flag');
 }
 
 function add(out: RawValues, flag: FlagDef, value: string, _source: string): void {

@@ -44,6 +44,8 @@ const SAMPLERS: Record<string, SamplerKind> = {
 };
 
 export function parseTraceConfig(flags: TraceFlags, env: NodeJS.ProcessEnv): TraceConfig {
+  // Without spans the task args would go nowhere: the user meant something else.
+  if (flags.taskArgs && !flags.traces) throw configError('CP_ERR_FLAG_CONFLICT', '--traces-task-args needs --traces');
   const disabled = (env['OTEL_SDK_DISABLED'] ?? '').trim().toLowerCase() === 'true';
   const samplerName = (env['OTEL_TRACES_SAMPLER'] ?? '').trim().toLowerCase() || 'parentbased_always_on';
   const kind = SAMPLERS[samplerName];

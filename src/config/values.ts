@@ -11,8 +11,15 @@ const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600
 const PROMETHEUS_DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
 const PROMETHEUS_UNITS = ['y', 'w', 'd', 'h', 'm', 's', 'ms'] as const;
 
-/** `250ms`, `30s`, `1.5h`, `1h30m` (Prometheus' form), `1w`, or plain seconds; returns seconds. */
-export function parseDuration(flag: string, value: string): number {
+/**
+ * The longest duration any flag takes unless it names a shorter bound: durations only compared
+ * with clocks (TTLs, thresholds) make no sense beyond a year. Durations that arm a Node timer must
+ * stay far below its limit too: setTimeout/setInterval fire at once past 2^31-1 ms (24.8 days).
+ */
+export const MAX_DURATION_SECONDS = 365 * 86400;
+
+/** `250ms`, `30s`, `1.5h`, `1h30m` (Prometheus' form), `1w`, or plain seconds, at most `maxSeconds`; returns seconds. */
+export function parseDuration(flag: string, value: string, maxSeconds = MAX_DURATION_SECONDS): number {
   const text = value.trim();
   const single = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)?$/.exec(text);
   const compound = single === null && text !== '' ? PROMETHEUS_DURATION.exec(text) : null;
@@ -22,7 +29,13 @@ export function parseDuration(flag: string, value: string): number {
       ? Number(single[1]) * (DURATION_UNITS[single[2] ?? 's'] ?? 1)
       : PROMETHEUS_UNITS.reduce((sum, unit, i) => sum + Number(compound![i + 1] ?? 0) * DURATION_UNITS[unit]!, 0);
   if (!Number.isFinite(seconds) || seconds <= 0) bad(flag, value, 'a duration above zero');
+  if (seconds > maxSeconds) bad(flag, value, `at most ${formatDuration(maxSeconds)}`);
   return seconds;
+}
+
+function formatDuration(seconds: number): string {
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) if (seconds % size === 0) return `${seconds / size}${unit}`;
+  return `${seconds}s`;
 }
 
 export function parsePositiveInt(flag: string, value: string): number {

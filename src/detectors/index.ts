@@ -16,6 +16,10 @@ export interface DetectorOptions {
   readonly stalled: StalledTaskOptions;
   /** Declared intervals of periodic tasks (--expect-task), seconds by name. */
   readonly expectedIntervals: Readonly<Record<string, number>>;
+  /** --max-label-values: most task names (and queues) the per-name detectors keep. */
+  readonly maxNames?: number;
+  /** Counts one observation recorded under OVERFLOW_LABEL_VALUE (celery_pulse_label_overflow_total). */
+  readonly overflow?: (metric: string, label: string) => void;
 }
 
 /**
@@ -26,13 +30,16 @@ export interface DetectorOptions {
 export class BrokerDetectors {
   readonly observer: TaskObserver;
   readonly stalled: StalledTaskDetector;
-  readonly periodic = new PeriodicTaskDetector();
+  readonly periodic: PeriodicTaskDetector;
   readonly gaps = new StreamGapTracker();
   readonly expectedIntervals: Readonly<Record<string, number>>;
   private readonly eventsOff: EventsOffDetector;
 
   constructor(options: DetectorOptions, report: Report) {
-    this.stalled = new StalledTaskDetector(options.stalled);
+    const maxNames = options.maxNames ?? Infinity;
+    const overflow = options.overflow ?? ((): void => undefined);
+    this.stalled = new StalledTaskDetector(options.stalled, { maxNames, overflow: (label) => overflow('celery_task_running', label) });
+    this.periodic = new PeriodicTaskDetector(maxNames, () => overflow('celery_task_last_received_timestamp_seconds', 'name'));
     this.expectedIntervals = options.expectedIntervals;
     this.eventsOff = new EventsOffDetector(report);
     this.observer = new DetectorObserver(new LostTaskDetector(report), new DuplicateExecutionDetector(report), new HiddenRetryDetector(report), this.stalled, this.periodic);
@@ -70,6 +77,7 @@ class DetectorObserver implements TaskObserver {
 
   taskStarted(task: TaskRecord, event: TaskEvent): void {
     this.duplicates.taskStarted(task, event);
+    this.stalled.taskStarted(task);
   }
 
   taskSucceeded(task: TaskRecord, event: TaskEvent, runtime: number | undefined): void {

@@ -1,6 +1,7 @@
 import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
+import { OVERFLOW_LABEL_VALUE } from '../sinks/label-guard.js';
 
 /** Arrivals kept per name to recognise a cadence: 9 arrivals give 8 intervals. */
 const ARRIVALS_KEPT = 9;
@@ -58,6 +59,18 @@ export class PeriodicTimes {
 export class PeriodicTaskDetector extends IgnoringObserver {
   readonly byName = new Map<string, PeriodicTimes>();
 
+  /**
+   * `maxNames` (--max-label-values) bounds the names tracked, and so the series of the gauges
+   * read from them: a flood of distinct task names lands in one OVERFLOW_LABEL_VALUE entry, each
+   * such event reported to `overflow`.
+   */
+  constructor(
+    private readonly maxNames = Infinity,
+    private readonly overflow: () => void = () => undefined,
+  ) {
+    super();
+  }
+
   override taskSent(task: TaskRecord, event: TaskEvent): void {
     const t = this.times(task);
     if (t === undefined) return;
@@ -74,11 +87,17 @@ export class PeriodicTaskDetector extends IgnoringObserver {
 
   private times(task: TaskRecord): PeriodicTimes | undefined {
     if (task.name === undefined) return undefined;
-    let t = this.byName.get(task.name);
-    if (t === undefined) {
-      t = new PeriodicTimes();
-      this.byName.set(task.name, t);
+    let name = task.name;
+    let t = this.byName.get(name);
+    if (t !== undefined) return t;
+    if (this.byName.size - (this.byName.has(OVERFLOW_LABEL_VALUE) ? 1 : 0) >= this.maxNames) {
+      name = OVERFLOW_LABEL_VALUE;
+      this.overflow();
+      t = this.byName.get(name);
+      if (t !== undefined) return t;
     }
+    t = new PeriodicTimes();
+    this.byName.set(name, t);
     return t;
   }
 

@@ -1,6 +1,11 @@
 import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
+import { LabelGuard, OVERFLOW_LABEL_VALUE } from '../sinks/label-guard.js';
+
+const UNKNOWN_NAME = 'unknown';
+/** The queue of a task that reported none (the metrics show --default-queue-name). */
+const NO_QUEUE = '';
 
 export interface StalledTaskOptions {
   /** Seconds in STARTED after which a task of a name with no override and no learned threshold is stalled. */
@@ -9,6 +14,13 @@ export interface StalledTaskOptions {
   readonly perTask: Readonly<Record<string, number>>;
   /** A learned threshold is this many times the name's 95th percentile runtime; 0 turns learning off. */
   readonly runtimeFactor: number;
+}
+
+/** The --max-label-values bound on what the running-task families and the learned thresholds keep per label. */
+export interface NameBound {
+  readonly maxNames: number;
+  /** Told of each task-started whose name or queue is recorded as OVERFLOW_LABEL_VALUE. */
+  readonly overflow: (label: string) => void;
 }
 
 /** Successful runs of a name needed before its own runtime sets its threshold. */
@@ -48,15 +60,29 @@ export interface RunningTasks {
  */
 export class StalledTaskDetector extends IgnoringObserver {
   private readonly runtimes = new Map<string, RuntimeRing>();
+  /** The (name, queue) values the running-task families may use; the rest share OVERFLOW_LABEL_VALUE. */
+  private readonly labels: LabelGuard;
 
-  constructor(private readonly options: StalledTaskOptions) {
+  constructor(
+    private readonly options: StalledTaskOptions,
+    private readonly bound: NameBound = { maxNames: Infinity, overflow: () => undefined },
+  ) {
     super();
+    this.labels = new LabelGuard(['name', 'queue_name'], bound.maxNames);
+  }
+
+  /** Admits the task's (name, queue) to the running-task families on its start, or counts its overflow. */
+  override taskStarted(task: TaskRecord): void {
+    const replaced = this.labels.cap([task.name ?? UNKNOWN_NAME, task.queue ?? NO_QUEUE]);
+    if (replaced !== undefined) for (const i of replaced) this.bound.overflow(this.labels.labelNames[i]!);
   }
 
   override taskSucceeded(task: TaskRecord, _event: TaskEvent, runtime: number | undefined): void {
     if (runtime === undefined || task.name === undefined || this.options.runtimeFactor === 0) return;
     let ring = this.runtimes.get(task.name);
     if (ring === undefined) {
+      // Names past the cap are not learned: they keep the global threshold.
+      if (this.runtimes.size >= this.bound.maxNames) return;
       ring = { samples: [], next: 0, threshold: undefined };
       this.runtimes.set(task.name, ring);
     }
@@ -81,16 +107,22 @@ export class StalledTaskDetector extends IgnoringObserver {
     const byKey = new Map<string, RunningTasks>();
     for (const task of unfinished) {
       if (task.state !== 'STARTED' || task.startedSeenAt === undefined) continue;
-      const name = task.name ?? 'unknown';
-      const key = `${name}\u0000${task.queue ?? ''}`;
+      const own = task.name ?? UNKNOWN_NAME;
+      // Already admitted at task-started (counted there if not): this only looks the values up.
+      const values = [own, task.queue ?? NO_QUEUE];
+      this.labels.cap(values);
+      const [name, queue] = values as [string, string];
+      const key = `${name}\u0000${queue}`;
       let row = byKey.get(key);
       if (row === undefined) {
-        row = { name, queue: task.queue, running: 0, stalled: 0, oldestAge: 0, threshold: this.thresholdFor(name) };
+        const threshold = name === OVERFLOW_LABEL_VALUE ? this.options.threshold : this.thresholdFor(name);
+        row = { name, queue: queue === NO_QUEUE ? undefined : queue, running: 0, stalled: 0, oldestAge: 0, threshold };
         byKey.set(key, row);
       }
       const age = Math.max(0, now - task.startedSeenAt);
       row.running++;
-      if (age > row.threshold) row.stalled++;
+      // Each task against its own name's threshold, also when it is counted under the overflow row.
+      if (age > (name === own ? row.threshold : this.thresholdFor(own))) row.stalled++;
       if (age > row.oldestAge) row.oldestAge = age;
     }
     return [...byKey.values()];

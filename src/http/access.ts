@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { SecureContextOptions, TLSSocket, TlsOptions } from 'node:tls';
 import type { WebConfig, WebTlsConfig } from './web-config.js';
+import { BcryptChecker } from './bcrypt-checker.js';
 
 /** Why a request is refused, or undefined when it may proceed. */
 export interface Refusal {
@@ -16,8 +17,8 @@ const DUMMY_HASH = '$2b$10$o0bGeC/AXB2FbIXjCyi98.RAs5agDF9rxTFhgxksnA1r1rCwBluYy
 // Good credentials are remembered (as a SHA-256, never in clear) so that a Prometheus scraping
 // every few seconds pays for bcrypt once, not on every scrape; bounded so it cannot grow.
 const MAX_REMEMBERED = 64;
-// bcrypt costs ~100 ms of CPU per check in pure JS: a flood of wrong passwords must not starve the
-// event loop. Beyond this many checks in flight, unknown credentials are turned away (429) without
+// bcrypt costs ~100 ms of CPU per check in pure JS, done on one worker thread: beyond this many
+// checks in flight (one running, one queued), unknown credentials are turned away (429) without
 // one; remembered good credentials never need a check, so Prometheus keeps scraping meanwhile.
 const MAX_CONCURRENT_CHECKS = 2;
 
@@ -53,6 +54,7 @@ function checkClientCertificate(tls: WebTlsConfig, req: IncomingMessage): Refusa
 /** Checks one request against the web config: client certificate mode, then basic auth. */
 export class AccessControl {
   private readonly remembered = new Set<string>();
+  private readonly bcrypt = new BcryptChecker();
   private checking = 0;
 
   constructor(private readonly config: WebConfig) {}
@@ -79,12 +81,11 @@ export class AccessControl {
     const fingerprint = createHash('sha256').update(`${user}\u0000${password}\u0000${hash ?? ''}`).digest('hex');
     if (hash !== undefined && this.remembered.has(fingerprint)) return undefined;
     if (this.checking >= MAX_CONCURRENT_CHECKS) return { status: 429, reason: 'too_many_attempts' };
-    // bcryptjs's async compare yields to the event loop between rounds: events keep flowing.
+    // On a worker thread (bcrypt-checker.ts): the event loop keeps serving meanwhile.
     this.checking++;
     let ok: boolean;
     try {
-      const bcrypt = (await import('bcryptjs')).default;
-      ok = await bcrypt.compare(password, hash ?? DUMMY_HASH);
+      ok = await this.bcrypt.compare(password, hash ?? DUMMY_HASH);
     } finally {
       this.checking--;
     }

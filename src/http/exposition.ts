@@ -112,7 +112,7 @@ interface Family {
  * up broker I/O for more than a slice. Consistency is what Prometheus' own clients give: counters
  * that keep counting may move between slices, so two series of one scrape can be a few
  * milliseconds apart; a sample line, and a histogram series (its buckets, sum and count, read in
- * one go), is never torn. Concurrent scrapes each run on their own.
+ * one go), is never torn. Concurrent scrapes share one rendering (shared-render.ts).
  */
 export async function serialize(registry: MetricSource, format: ExpositionFormat, options: SerializeOptions = {}): Promise<string> {
   const names = options.names === undefined ? undefined : unprefixed(options.names, options.relabel);
@@ -204,10 +204,13 @@ async function writeHistogram(
   rename: (name: string) => string,
   extra: string,
 ): Promise<void> {
-  const wantBuckets = names === undefined || names.has(`${family}_bucket`);
-  const wantSum = names === undefined || names.has(`${family}_sum`);
-  const wantCount = names === undefined || names.has(`${family}_count`);
+  let wantBuckets = names === undefined || names.has(`${family}_bucket`);
+  let wantSum = names === undefined || names.has(`${family}_sum`);
+  let wantCount = names === undefined || names.has(`${family}_count`);
   if (!wantBuckets && !wantSum && !wantCount) return;
+  // An OpenMetrics histogram without its buckets (the +Inf one above all) is invalid: asked for
+  // any of its samples, it is written whole.
+  if (om) wantBuckets = wantSum = wantCount = true;
   const name = rename(family);
   const bucket = `${name}_bucket`;
   const sumName = `${name}_sum`;

@@ -7,6 +7,8 @@ import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, negotiate, requested
 import type { MetricSource, Relabel } from './exposition.js';
 import { AccessControl, tlsServerOptions } from './access.js';
 import type { WebConfig } from './web-config.js';
+import { SharedRender } from './shared-render.js';
+import { shedIdleConnections } from './connections.js';
 
 export interface HttpOptions {
   readonly host: string;
@@ -26,8 +28,13 @@ export interface HttpOptions {
 // Limits that keep a misbehaving client from holding the exporter: Prometheus sends small GETs.
 const MAX_HEADER_BYTES = 16 * 1024;
 const REQUEST_TIMEOUT_MS = 30_000;
-const HEADERS_TIMEOUT_MS = 10_000;
+const HEADERS_TIMEOUT_MS = 5_000;
+// Node checks the two timeouts above only this often (its default is 30 s).
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
+// Beyond this many open connections the longest-idle ones are closed (connections.ts).
 const MAX_CONNECTIONS = 256;
+// Longer than Prometheus' scrape interval, so its keep-alive connection is reused.
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 // On shutdown, requests in flight get this long to finish; then every connection is cut, so a
 // client stuck mid-request (server.close() waits for it) cannot hold a SIGTERMed pod.
 const CLOSE_GRACE_MS = 1000;
@@ -45,21 +52,27 @@ export interface HttpServer {
  * points both its liveness and readiness probes there) and /.
  */
 export async function startHttpServer(options: HttpOptions): Promise<HttpServer> {
-  const limits = { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS };
+  const limits = {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+  };
   const web = options.webConfig;
   const access = web !== undefined ? new AccessControl(web) : undefined;
   const refusals = new RateLimitedLog(options.logger);
+  const renders = new SharedRender();
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     for (const [name, value] of Object.entries(web?.headers ?? {})) res.setHeader(name, value);
-    guarded(access, refusals, options, req, res).catch((err: unknown) => {
+    guarded(access, refusals, options, renders, req, res).catch((err: unknown) => {
       options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'HTTP handler failed');
       if (!res.headersSent) send(res, req, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     });
   };
   const server = web?.tls !== undefined ? createHttpsServer({ ...limits, ...tlsServerOptions(web.tls) }, listener) : http.createServer(limits, listener);
-  server.maxConnections = MAX_CONNECTIONS;
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  shedIdleConnections(server, MAX_CONNECTIONS);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
@@ -81,16 +94,16 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpServer>
   };
 }
 
-async function guarded(access: AccessControl | undefined, refusals: RateLimitedLog, options: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function guarded(access: AccessControl | undefined, refusals: RateLimitedLog, options: HttpOptions, renders: SharedRender, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const refused = access !== undefined ? await access.check(req) : undefined;
-  if (refused === undefined) return handle(options, req, res);
+  if (refused === undefined) return handle(options, renders, req, res);
   refusals.warn(`http:${refused.reason}`, { reason: refused.reason, remote: req.socket.remoteAddress }, 'refused an HTTP request');
   if (refused.status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="celery-pulse", charset="UTF-8"');
   const body = refused.status === 401 ? 'unauthorized\n' : refused.status === 429 ? 'too many authentication attempts\n' : 'forbidden\n';
   return send(res, req, refused.status, 'text/plain; charset=utf-8', body);
 }
 
-async function handle(options: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(options: HttpOptions, renders: SharedRender, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
@@ -98,7 +111,7 @@ async function handle(options: HttpOptions, req: IncomingMessage, res: ServerRes
   }
   switch (path) {
     case options.metricsPath:
-      return metrics(options, req, res);
+      return metrics(options, renders, req, res);
     case '/healthz':
       return send(res, req, 200, 'text/plain; charset=utf-8', 'ok\n');
     case '/readyz': {
@@ -124,7 +137,7 @@ async function handle(options: HttpOptions, req: IncomingMessage, res: ServerRes
  * meanwhile the work stops. HEAD answers with the headers only and collects nothing: collecting
  * can query the brokers (queue depths), and its Content-Length would be stale by the next GET.
  */
-async function metrics(options: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function metrics(options: HttpOptions, renders: SharedRender, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const format = negotiate(req.headers.accept);
   const contentType = format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
   if (req.method === 'HEAD') {
@@ -140,7 +153,9 @@ async function metrics(options: HttpOptions, req: IncomingMessage, res: ServerRe
   };
   res.once('close', onClose);
   try {
-    const body = await serialize(options.registry, format, { names: requestedNames(req.url), signal: gone.signal, relabel: options.relabel });
+    const names = requestedNames(req.url);
+    const key = `${format}\u0000${names === undefined ? '*' : [...names].sort().join('\u0000')}`;
+    const body = await renders.get(key, (signal) => serialize(options.registry, format, { names, signal, relabel: options.relabel }), gone.signal);
     send(res, req, 200, contentType, body);
   } catch (err) {
     if (gone.signal.aborted) return;
@@ -150,7 +165,7 @@ async function metrics(options: HttpOptions, req: IncomingMessage, res: ServerRe
   }
 }
 
-function send(res: ServerResponse, req: IncomingMessage, status: number, contentType: string, body: string): void {
+function send(res: ServerResponse, req: IncomingMessage, status: number, contentType: string, body: string | Buffer): void {
   res.statusCode = status;
   res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Length', Buffer.byteLength(body));

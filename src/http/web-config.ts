@@ -1,5 +1,6 @@
 import { fs } from '../builtins.js';
 import { dirname, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type * as Yaml from 'yaml';
 import { lazyModule } from '../lazy-module.js';
 import { configError } from '../errors.js';
@@ -20,6 +21,7 @@ export type ClientAuthType =
   | 'RequireAndVerifyClientCert';
 
 const CLIENT_AUTH_TYPES = new Set<string>(['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert']);
+const TLS_ORDER = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 const TLS_VERSIONS: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
 
 export interface WebTlsConfig {
@@ -87,12 +89,18 @@ export function loadWebConfig(path: string): WebConfig {
   const tls = parseTls(path, top['tls_server_config']);
 
   const usersRaw = mapping(path, 'basic_auth_users', top['basic_auth_users']);
-  const users: Record<string, string> = {};
-  for (const [user, hash] of Object.entries(usersRaw)) {
+  // No prototype: a user called `__proto__` (or `constructor`) is a user like any other, not a
+  // write to Object.prototype that leaves the table empty and the server open.
+  const users: Record<string, string> = Object.create(null) as Record<string, string>;
+  const named = Object.keys(usersRaw);
+  for (const user of named) {
+    const hash = usersRaw[user];
     if (user.includes(':')) fail(path, `basic_auth_users: user name "${user}" contains ":"`);
     if (typeof hash !== 'string' || !BCRYPT_HASH.test(hash)) fail(path, `basic_auth_users: the password of "${user}" is not a bcrypt hash`);
-    users[user] = hash;
+    Object.defineProperty(users, user, { value: hash, enumerable: true });
   }
+  // Fail closed: a file that names users gets basic auth, or the daemon does not start.
+  if (Object.keys(users).length !== named.length) fail(path, 'basic_auth_users: could not read every user');
 
   const http = mapping(path, 'http_server_config', top['http_server_config']);
   onlyKeys(path, 'http_server_config', http, ['headers']);
@@ -102,7 +110,7 @@ export function loadWebConfig(path: string): WebConfig {
     if (!/^[A-Za-z0-9-]+$/.test(name) || typeof value !== 'string' || /[\r\n]/.test(value)) fail(path, `http_server_config.headers: bad header "${name}"`);
     headers[name] = value;
   }
-  return { path, tls, users: Object.keys(users).length > 0 ? users : undefined, headers };
+  return { path, tls, users: named.length > 0 ? users : undefined, headers };
 }
 
 function parseTls(path: string, raw: unknown): WebTlsConfig | undefined {
@@ -125,13 +133,28 @@ function parseTls(path: string, raw: unknown): WebTlsConfig | undefined {
     if (mapped === undefined) fail(path, `tls_server_config.${key} "${v}" (TLS10, TLS11, TLS12 or TLS13)`);
     return mapped;
   };
+  // exporter-toolkit's default minimum is TLS 1.2.
+  const minVersion = version('min_version') ?? 'TLSv1.2';
+  const maxVersion = version('max_version');
+  if (maxVersion !== undefined && TLS_ORDER.indexOf(minVersion) > TLS_ORDER.indexOf(maxVersion)) {
+    fail(path, `tls_server_config.min_version is above max_version: no TLS version is left`);
+  }
+  const cert = readPem(path, 'tls_server_config.cert_file', certFile);
+  const key = readPem(path, 'tls_server_config.key_file', keyFile);
+  // A swapped or mismatched pair would otherwise fail when the server starts, with an OpenSSL
+  // message that names neither file.
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    fail(path, `cert_file "${resolve(dirname(path), certFile)}" and key_file "${resolve(dirname(path), keyFile)}" are not a certificate and its private key (${reason})`);
+  }
   return {
-    cert: readPem(path, 'tls_server_config.cert_file', certFile),
-    key: readPem(path, 'tls_server_config.key_file', keyFile),
+    cert,
+    key,
     clientCa: caFile === undefined ? undefined : readPem(path, 'tls_server_config.client_ca_file', caFile),
     clientAuth: clientAuth as ClientAuthType,
-    // exporter-toolkit's default minimum is TLS 1.2.
-    minVersion: version('min_version') ?? 'TLSv1.2',
-    maxVersion: version('max_version'),
+    minVersion,
+    maxVersion,
   };
 }

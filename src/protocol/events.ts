@@ -99,6 +99,15 @@ const MAX_FIELD_LENGTH = 256;
 const MAX_TEXT_LENGTH = 8192;
 
 type Raw = Record<string, unknown>;
+
+// Absurd numbers from a broken or hostile sender are not taken at face value: a runtime of 1e308
+// would make a histogram's _sum +Inf for good, and a heartbeat freq of 1e-300 would declare a live
+// worker dead (and its tasks lost) within a millisecond. A runtime over a year is dropped (the
+// state measures it from the task's timestamps instead); freq is kept within what Celery's
+// worker_heartbeat could sensibly be set to (its default is 2 s).
+const MAX_RUNTIME_SECONDS = 365 * 86400;
+const MIN_HEARTBEAT_FREQ = 0.5;
+const MAX_HEARTBEAT_FREQ = 3600;
 export type NormalizeResult = CeleryEvent | DecodeErrorReason;
 
 function optString(raw: Raw, key: string, max: number): string | undefined | null {
@@ -114,11 +123,23 @@ function optString(raw: Raw, key: string, max: number): string | undefined | nul
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const UNSAFE_LABEL_CHARS = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-/** A string that becomes a label value: cut to MAX_FIELD_LENGTH, unsafe characters as U+FFFD. */
+/**
+ * Label values celery-pulse writes itself: `unknown` (a task whose name, or an exception whose
+ * class, never arrived) and `__overflow__` (the --max-label-values cap). The same text sent by a
+ * worker or client is exported with WIRE_PREFIX, so it never merges with them.
+ */
+const RESERVED_LABEL_VALUES = new Set(['unknown', '__overflow__']);
+export const WIRE_PREFIX = 'wire:';
+
+/**
+ * A string that becomes a label value: cut to MAX_FIELD_LENGTH, unsafe characters as U+FFFD, a
+ * reserved value (and anything already starting with WIRE_PREFIX, so the mapping stays one-to-one) prefixed.
+ */
 export function labelSafe(value: string): string {
   const cut = value.length > MAX_FIELD_LENGTH ? value.slice(0, MAX_FIELD_LENGTH) : value;
   UNSAFE_LABEL_CHARS.lastIndex = 0;
-  return UNSAFE_LABEL_CHARS.test(cut) ? cut.replace(UNSAFE_LABEL_CHARS, '\ufffd') : cut;
+  const safe = UNSAFE_LABEL_CHARS.test(cut) ? cut.replace(UNSAFE_LABEL_CHARS, '\ufffd') : cut;
+  return RESERVED_LABEL_VALUES.has(safe) || safe.startsWith(WIRE_PREFIX) ? WIRE_PREFIX + safe : safe;
 }
 
 // Label values repeat endlessly (a few hundred task names, queues and hostnames), but JSON.parse
@@ -254,7 +275,7 @@ function normalizeTaskEvent(raw: Raw, type: TaskEventType, hostname: string, tim
     eta: parseEta(raw['eta']),
     exception,
     traceback,
-    runtime: runtime !== undefined && runtime >= 0 ? runtime : undefined,
+    runtime: runtime !== undefined && runtime >= 0 && runtime <= MAX_RUNTIME_SECONDS ? runtime : undefined,
     // args/kwargs are repr strings; anything else (a mistyped field) is simply not kept.
     args: args ?? undefined,
     kwargs: kwargs ?? undefined,
@@ -280,7 +301,7 @@ function normalizeWorkerEvent(raw: Raw, type: WorkerEventType, hostname: string,
     type,
     hostname,
     timestamp,
-    freq: freq !== undefined && freq > 0 ? freq : undefined,
+    freq: freq !== undefined && freq > 0 ? Math.min(MAX_HEARTBEAT_FREQ, Math.max(MIN_HEARTBEAT_FREQ, freq)) : undefined,
     active,
     processed,
     loadavg,
@@ -295,5 +316,5 @@ function normalizeWorkerEvent(raw: Raw, type: WorkerEventType, hostname: string,
 export function exceptionClass(repr: string | undefined): string {
   if (repr === undefined) return 'unknown';
   const m = /^\s*([A-Za-z_][\w.]{0,127})\s*(?:\(|:|$)/.exec(repr);
-  return m?.[1] ?? 'unknown';
+  return m?.[1] === undefined ? 'unknown' : labelSafe(m[1]);
 }

@@ -30,6 +30,10 @@ export interface TickResult {
 
 // Most events held for one task while its name is unknown; a real task has at most a handful.
 const MAX_HELD_EVENTS = 64;
+/** Celery's READY_STATES (celery/states.py): the outcomes that outrank every unfinished state. */
+const READY_STATES: ReadonlySet<TaskState> = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
+/** A runtime measured from sender timestamps beyond a year is a broken clock, not a measurement. */
+const MAX_RUNTIME_SECONDS = 365 * 86400;
 
 /**
  * The task and worker state machine. Pure: no I/O and no clock of its own; `now` (epoch seconds,
@@ -228,10 +232,17 @@ export class CeleryState {
     if (event.eta !== undefined) task.eta = event.eta;
   }
 
+  /**
+   * Moves to the newer event's state, except that a ready state (SUCCESS, FAILURE, REVOKED) wins
+   * over an unfinished one whatever their timestamps, as in Celery's own state
+   * (celery/events/state.py Task.event, celery.states.precedence): a task-succeeded stamped before
+   * its task-started, by a worker whose clock stepped back, still ends the task.
+   */
   private setState(task: TaskRecord, state: TaskState, timestamp: number): void {
-    if (timestamp < task.stateTimestamp) return;
+    const endsUnfinished = READY_STATES.has(state) && (task.state === undefined || !FINAL_STATES.has(task.state));
+    if (timestamp < task.stateTimestamp && !endsUnfinished) return;
     task.state = state;
-    task.stateTimestamp = timestamp;
+    task.stateTimestamp = Math.max(task.stateTimestamp, timestamp);
   }
 
   /**
@@ -267,6 +278,6 @@ export class CeleryState {
     if (task.startedAt === undefined) return undefined;
     if (task.retriedAt !== undefined && task.startedAt < task.retriedAt) return undefined;
     const runtime = endedAt - task.startedAt;
-    return runtime >= 0 ? runtime : undefined;
+    return runtime >= 0 && runtime <= MAX_RUNTIME_SECONDS ? runtime : undefined;
   }
 }

@@ -44,3 +44,19 @@ describe('redactSecrets', () => {
     expect(redactSecrets('redis://h:6379/0')).toBe('redis://h:6379/0');
   });
 });
+
+describe('masking on the parsed URL', () => {
+  it('hides a password holding "@" or ";" whole, the userinfo running to the last "@"', () => {
+    expect(parseBrokerUrl('redis://:abc@TAILSECRET@h/0')).toMatchObject({ password: 'abc@TAILSECRET', display: 'redis://:****@h/0', endpoints: [{ host: 'h' }] });
+    expect(parseBrokerUrl('redis://:abc;TAILSECRET@h/0')).toMatchObject({ password: 'abc;TAILSECRET', display: 'redis://:****@h/0' });
+    expect(parseBrokerUrl('amqp://u:a@b;c@rabbit//')).toMatchObject({ username: 'u', password: 'a@b;c', display: 'amqp://u:****@rabbit//' });
+    expect(redactSecrets('at redis://:abc@TAILSECRET@h/0 and amqp://u:x;y@r//')).toBe('at redis://:****@h/0 and amqp://u:****@r//');
+  });
+
+  it('masks each URL of a Sentinel list; a ";" not followed by a scheme is part of the password', () => {
+    const u = parseBrokerUrl('sentinel://:p;1@s1:26379;sentinel://:p@2@s2:26380');
+    expect(u.display).toBe('sentinel://:****@s1:26379;sentinel://:****@s2:26380');
+    expect(u.password).toBe('p;1');
+    expect(redactSecrets('sentinel://a:1;sentinel://:TAILSECRET@b:2')).toBe('sentinel://a:1;sentinel://:****@b:2');
+  });
+});

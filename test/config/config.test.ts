@@ -48,7 +48,9 @@ describe('loadConfig', () => {
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 9999 });
     expect(c.genericHostnameTaskSent).toBe(true);
     expect(c.taskTtl).toBe(7200);
-    expect(run(['--generic-hostname-task-sent-metric', '--no-generic-hostname-task-sent-metric']).genericHostnameTaskSent).toBe(false);
+    expect(run(['--no-generic-hostname-task-sent-metric']).genericHostnameTaskSent).toBe(false);
+    // A flag and its negation, or any single-valued flag twice, is a conflict, not "the last wins".
+    expect(failure(['--generic-hostname-task-sent-metric', '--no-generic-hostname-task-sent-metric']).code).toBe('CP_ERR_FLAG_CONFLICT');
   });
 
   it('reads every flag from its environment twin, and flags win', () => {

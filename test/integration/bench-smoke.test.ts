@@ -11,7 +11,7 @@ describe('benchmark smoke run against a real redis-server', () => {
 
   beforeAll(async () => {
     report = await benchBroker('redis', {
-      phases: ['throughput', 'sidecar', 'memory'],
+      phases: ['throughput', 'sidecar', 'scrapes', 'names', 'memory'],
       // One low rate: the check is zero loss, which must hold on any machine at this rate.
       rates: [5_000],
       stepSeconds: 3,
@@ -27,6 +27,11 @@ describe('benchmark smoke run against a real redis-server', () => {
       restartDown: 1,
       restartsRate: 1_000,
       scrapeSeries: 0,
+      // The hostile-load phases, small: 5k distinct names against the default cap of 1000, and
+      // one burst of 20 concurrent scrapes of a 200-name exposition.
+      floodNames: 5000,
+      scrapeNames: 200,
+      scrapeBursts: [20],
       cores: undefined,
       nodeArgs: [],
       say: (line) => lines.push(line),
@@ -51,6 +56,19 @@ describe('benchmark smoke run against a real redis-server', () => {
     const step = report.sidecar!.steps[0]!;
     expect({ pass: step.pass, mismatches: step.mismatches }).toEqual({ pass: true, mismatches: [] });
     expect(step.events).toBeGreaterThanOrEqual(15_000 * 0.97);
+  });
+
+  it('answers every one of 20 concurrent scrapes whole', () => {
+    expect(report.scrapes!.rows).toEqual([expect.objectContaining({ concurrent: 20, complete: 20 })]);
+  });
+
+  it('keeps the series of a 5k-name flood near what 1000 names make, losing nothing', () => {
+    const names = report.names!;
+    expect(names.lost).toBe(0);
+    expect(names.tasks).toBeGreaterThanOrEqual(6000);
+    // 1000 admitted names, each in a few series of each family, and the __overflow__ ones: the
+    // same bound at 5k names as at 100k (bench "names" phase), where unbounded families grow with every name.
+    expect(names.series).toBeLessThan(120_000);
   });
 
   it('keeps the task table at its cap through 200k distinct task ids, losing nothing', () => {

@@ -60,6 +60,27 @@ describe('CeleryState', () => {
     expect(s.tasks.get('a')?.state).toBe('SUCCESS');
   });
 
+  it("lets a final event end an unfinished task whatever its timestamp, as Celery's precedence does", () => {
+    const { observer } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    s.apply(task('task-received', 'a', 100, { name: 'app.add' }), 100);
+    s.apply(task('task-started', 'a', 101), 101);
+    // The worker's clock stepped back half a second.
+    s.apply(task('task-succeeded', 'a', 100.5, { runtime: 0.2 }), 101);
+    expect(s.tasks.get('a')?.state).toBe('SUCCESS');
+    s.apply(task('task-received', 'b', 100, { name: 'app.add' }), 100);
+    s.apply(task('task-started', 'b', 101), 101);
+    s.apply(task('task-failed', 'b', 0, { exception: "ValueError('x')" }), 101);
+    expect(s.tasks.get('b')?.state).toBe('FAILURE');
+    // An earlier-stamped unfinished event still does not move a task back, final or not.
+    s.apply(task('task-received', 'b', 100.5, { name: 'app.add' }), 102);
+    expect(s.tasks.get('b')?.state).toBe('FAILURE');
+    s.apply(task('task-received', 'c', 100, { name: 'app.add' }), 100);
+    s.apply(task('task-started', 'c', 101), 101);
+    s.apply(task('task-received', 'c', 99, { name: 'app.add', retries: 1 }), 101);
+    expect(s.tasks.get('c')?.state).toBe('STARTED');
+  });
+
   it('drops an event delivered twice', () => {
     const { observer, calls } = recorder();
     const s = new CeleryState(observer, OPTIONS);
