@@ -10,7 +10,7 @@ import type { TaskEvent } from '../src/protocol/events.js';
 import { CeleryMetrics } from '../src/sinks/metrics.js';
 import { startTraceSink } from '../src/sinks/trace-sink.js';
 import { CeleryState } from '../src/state/machine.js';
-import { combineObservers } from '../src/state/observer.js';
+import { combineObservers } from '../src/state/fan-out.js';
 
 const TASKS = Number(process.argv[2] ?? 50_000);
 const T0 = 1_795_310_000;

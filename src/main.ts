@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { createEventSource } from './brokers/index.js';
-import { createQueueDepthSource } from './brokers/queue-depth.js';
+import { createEventSource, createQueueDepthSource } from './brokers/registry.js';
 import type { EventSource } from './brokers/source.js';
 import type { Config } from './config/config.js';
 import { startHttpServer } from './http/server.js';

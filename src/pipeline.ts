@@ -3,7 +3,7 @@ import type { BrokerConfig, Config } from './config/config.js';
 import type { RateLimitedLog } from './log.js';
 import { EventDecoder } from './protocol/decoder.js';
 import { CeleryState } from './state/machine.js';
-import { combineObservers } from './state/observer.js';
+import { combineObservers } from './state/fan-out.js';
 import { BrokerDetectors } from './detectors/index.js';
 import { DetectorMetrics } from './sinks/detector-metrics.js';
 import { logFinding } from './sinks/detector-log.js';

@@ -3,7 +3,6 @@ import type { OpenMetricsContentType } from 'prom-client';
 import type { DecodeErrorReason, TaskEvent } from '../protocol/events.js';
 import type { TaskObserver } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
-import type { CeleryState } from '../state/machine.js';
 import { UNKNOWN_TASK_NAME } from '../state/machine.js';
 import { defineScrapeTimeMetrics } from './scrape-metrics.js';
 import { BoundedChildren, LabelGuard, OVERFLOW_LABEL_VALUE, overflowCounter } from './label-guard.js';
@@ -13,29 +12,8 @@ import { counterCell, histogramCell } from './fast-children.js';
 import type { CounterCell, HistogramCell } from './fast-children.js';
 import type { CompatChildren } from './compat.js';
 
-export interface MetricsOptions {
-  readonly runtimeBuckets: readonly number[];
-  readonly queueWaitBuckets: readonly number[];
-  readonly defaultQueueName: string;
-  readonly genericHostnameTaskSent: boolean;
-  /** Add a `broker` label to every series: true when more than one broker is watched. */
-  readonly brokerLabel: boolean;
-  readonly version: string;
-  /** Most distinct values of each label per metric family (--max-label-values); default 1000. */
-  readonly maxLabelValues?: number;
-  /**
-   * Exemplar support on celery_task_runtime_seconds and celery_task_failed_total (trace ids):
-   * decided at construction, only when tracing is on, so the default path never pays for it.
-   */
-  readonly exemplars?: boolean;
-  /** --celery-exporter-compat: also expose celery-exporter's own histogram names (compat.ts). */
-  readonly celeryExporterCompat?: boolean;
-  /** Buckets of those histograms (--buckets; --queue-wait-buckets); default: the runtime/queue-wait ones above. */
-  readonly compatRuntimeBuckets?: readonly number[];
-  readonly compatQueueWaitBuckets?: readonly number[];
-  /** --generic-hostname-worker-task-metric: worker-side task series say hostname="generic". */
-  readonly genericHostnameWorkerTask?: boolean;
-}
+export type { BrokerStatus, MetricsOptions } from './metrics-options.js';
+import type { BrokerStatus, MetricsOptions } from './metrics-options.js';
 
 /**
  * The `name` of a task whose task-received was never seen. celery-exporter labels it "None"
@@ -44,14 +22,6 @@ export interface MetricsOptions {
  */
 export function unknownTaskName(compat: boolean): string {
   return compat ? 'None' : 'unknown';
-}
-
-/** What the metrics need to read from one broker at scrape time. */
-export interface BrokerStatus {
-  readonly name: string;
-  readonly state: CeleryState;
-  readonly connected: () => boolean;
-  readonly reconnects: () => number;
 }
 
 const TASK_LABELS = ['name', 'hostname', 'queue_name'] as const;

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge } from 'prom-client';
 import type { OpenMetricsContentType, Registry } from 'prom-client';
-import type { BrokerStatus, MetricsOptions } from './metrics.js';
+import type { BrokerStatus, MetricsOptions } from './metrics-options.js';
 
 type Labels = Record<string, string>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { combineObservers } from '../../src/state/observer.js';
+import { combineObservers } from '../../src/state/fan-out.js';
 import type { TaskObserver } from '../../src/state/observer.js';
 import { TaskRecord } from '../../src/state/task-record.js';
 import { taskEvent } from '../fixtures/events.js';

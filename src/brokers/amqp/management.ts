@@ -1,6 +1,6 @@
-import { fs, http } from '../builtins.js';
+import { fs, http } from '../../builtins.js';
 import { request as httpsRequest } from 'node:https';
-import type { ManagementEndpoint, TlsFiles } from '../config/broker-settings.js';
+import type { ManagementEndpoint, TlsFiles } from '../../config/broker-settings.js';
 
 export interface ManagementQueue {
   readonly unacked: number;

@@ -1,7 +1,16 @@
 import type { Logger } from 'pino';
-import type { BrokerConfig, Config } from '../config/config.js';
-import { AmqpQueueDepth } from './amqp-queues.js';
-import { RedisQueueDepth } from './redis-queues.js';
+import type { BrokerConfig, Config } from '../config/config-shape.js';
+import type { EventSource, SourceContext } from './source.js';
+
+// What every broker offers the daemon, one driver per broker kind (redis/, amqp/), picked once in
+// registry.ts: node_exporter's registered collectors, for brokers. Worker control (pidbox
+// broadcast and inspect replies) rides on the event source's connection: `broadcast`/`request`.
+
+/** One kind of broker: its event source and its queue-depth reader, built from the validated Config. */
+export interface BrokerDriver {
+  eventSource(broker: BrokerConfig, config: Config, ctx: SourceContext): EventSource;
+  queueDepth(broker: BrokerConfig, config: Config, logger: Logger): QueueDepthSource;
+}
 
 /** What a broker tells about one queue at one moment. */
 export interface QueueFigures {
@@ -24,13 +33,4 @@ export interface QueueDepthSource {
    */
   collect(queues: readonly string[]): Promise<Map<string, QueueFigures>>;
   close(): Promise<void>;
-}
-
-export function createQueueDepthSource(broker: BrokerConfig, config: Config, logger: Logger): QueueDepthSource {
-  switch (broker.url.kind) {
-    case 'redis':
-      return new RedisQueueDepth(broker, { transport: config.transport, eventExchange: config.eventExchange, tls: config.tls }, logger);
-    case 'amqp':
-      return new AmqpQueueDepth(broker, { tls: config.tls, management: config.rabbitmqManagement[broker.name] }, logger);
-  }
 }

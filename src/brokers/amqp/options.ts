@@ -1,7 +1,7 @@
-import { fs } from '../builtins.js';
+import { fs } from '../../builtins.js';
 import type { Options, SocketOptions } from 'amqplib';
-import type { TlsFiles } from '../config/broker-settings.js';
-import type { BrokerUrl } from './url.js';
+import type { TlsFiles } from '../../config/broker-settings.js';
+import type { BrokerUrl } from '../url.js';
 
 export interface AmqpConnectOptions {
   readonly connect: Options.Connect;

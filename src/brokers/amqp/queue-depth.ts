@@ -1,10 +1,10 @@
 import type { Channel, ChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
-import type { ManagementEndpoint, TlsFiles } from '../config/broker-settings.js';
-import type { BrokerConfig } from '../config/config.js';
-import { amqpConnectOptions } from './amqp-options.js';
-import type { QueueDepthSource, QueueFigures } from './queue-depth.js';
-import { RabbitManagement } from './rabbitmq-management.js';
+import type { ManagementEndpoint, TlsFiles } from '../../config/broker-settings.js';
+import type { BrokerConfig } from '../../config/config.js';
+import { amqpConnectOptions } from './options.js';
+import type { QueueDepthSource, QueueFigures } from '../driver.js';
+import { RabbitManagement } from './management.js';
 
 export interface AmqpQueueOptions {
   readonly tls: TlsFiles | undefined;

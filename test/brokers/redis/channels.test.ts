@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { redisEventChannels } from '../../src/brokers/redis-channels.js';
-import type { TransportOptions } from '../../src/config/config.js';
+import { redisEventChannels } from '../../../src/brokers/redis/channels.js';
+import type { TransportOptions } from '../../../src/config/config.js';
 
 const defaults: TransportOptions = { globalKeyprefix: '', fanoutPrefix: true, fanoutPatterns: undefined, masterName: undefined, visibilityTimeout: undefined, raw: {} };
 

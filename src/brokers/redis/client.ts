@@ -23,7 +23,7 @@ export function newRedisClient(options: RedisOptions): Redis {
   const connect = connector?.connect;
   // A private field of ioredis: fail at start-up, in the tests, if a version changes it.
   if (connector === undefined || typeof connect !== 'function') {
-    throw new Error('ioredis has no connector.connect to guard: check src/brokers/redis-client.ts against this ioredis version');
+    throw new Error('ioredis has no connector.connect to guard: check src/brokers/redis/client.ts against this ioredis version');
   }
   connector.connect = async (...args: unknown[]) => {
     const socket = await connect.apply(connector, args);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel } from 'amqplib';
-import { PIDBOX_REPLY_EXCHANGE, pidboxBody, pidboxReplyQueue } from './pidbox.js';
-import type { ReplyLimits } from './source.js';
+import { PIDBOX_REPLY_EXCHANGE, pidboxBody, pidboxReplyQueue } from '../pidbox.js';
+import type { ReplyLimits } from '../source.js';
 
 /** kombu Mailbox('celery') broadcasts go to this fanout exchange (kombu pidbox.py `exchange_fmt`). */
 export const PIDBOX_EXCHANGE = 'celery.pidbox';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { priorityStepSuffixes, routingKeyOf } from '../../src/brokers/redis-queues.js';
-import { MAX_QUEUES, QueueDiscovery } from '../../src/sinks/queue-discovery.js';
-import type { TaskRecord } from '../../src/state/task-table.js';
+import { priorityStepSuffixes, routingKeyOf } from '../../../src/brokers/redis/queue-depth.js';
+import { MAX_QUEUES, QueueDiscovery } from '../../../src/sinks/queue-discovery.js';
+import type { TaskRecord } from '../../../src/state/task-table.js';
 
 describe('priorityStepSuffixes', () => {
   it("names kombu's four sub-lists by default", () => {

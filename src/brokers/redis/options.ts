@@ -1,8 +1,7 @@
-import { fs } from '../builtins.js';
+import { fs } from '../../builtins.js';
 import type { RedisOptions } from 'ioredis';
-import type { BrokerUrl } from './url.js';
-import type { TransportOptions } from '../config/config.js';
-import type { TlsFiles } from '../config/broker-settings.js';
+import type { BrokerUrl } from '../url.js';
+import type { TlsFiles, TransportOptions } from '../../config/config-shape.js';
 
 export type { TlsFiles };
 

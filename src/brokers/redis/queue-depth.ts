@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
-import { newRedisClient } from './redis-client.js';
+import { newRedisClient } from './client.js';
 import type { Logger } from 'pino';
-import type { TlsFiles } from '../config/broker-settings.js';
-import type { BrokerConfig, TransportOptions } from '../config/config.js';
-import { backoffDelay } from './backoff.js';
-import type { QueueDepthSource, QueueFigures } from './queue-depth.js';
-import { redisOptions } from './redis-options.js';
+import type { TlsFiles } from '../../config/broker-settings.js';
+import type { BrokerConfig, TransportOptions } from '../../config/config.js';
+import { backoffDelay } from '../backoff.js';
+import type { QueueDepthSource, QueueFigures } from '../driver.js';
+import { redisOptions } from './options.js';
 
 export interface RedisQueueOptions {
   readonly transport: TransportOptions;

@@ -1,4 +1,4 @@
-import type { TransportOptions } from '../config/config.js';
+import type { TransportOptions } from '../../config/config.js';
 
 export interface RedisEventChannels {
   /** Patterns for PSUBSCRIBE: events published with a routing key (fanout_patterns=True). */

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { newRedisClient } from './redis-client.js';
-import type { BrokerConfig, TransportOptions } from '../config/config.js';
-import { EVENT_SOURCE_BACKOFF, backoffDelay } from './backoff.js';
-import { redisEventChannels } from './redis-channels.js';
-import { decodeRedisReply, pidboxEnvelope, redisPidboxChannels, redisReplyBinding } from './redis-pidbox.js';
-import { redisOptions } from './redis-options.js';
-import type { TlsFiles } from './redis-options.js';
-import type { EventSource, ReplyLimits, SourceContext } from './source.js';
+import { newRedisClient } from './client.js';
+import type { BrokerConfig, TransportOptions } from '../../config/config.js';
+import { EVENT_SOURCE_BACKOFF, backoffDelay } from '../backoff.js';
+import { redisEventChannels } from './channels.js';
+import { decodeRedisReply, pidboxEnvelope, redisPidboxChannels, redisReplyBinding } from './control.js';
+import { redisOptions } from './options.js';
+import type { TlsFiles } from './options.js';
+import type { EventSource, ReplyLimits, SourceContext } from '../source.js';
 
 /** Broadcasts expire this long after sending: Celery uses 1 s, more tolerates skewed worker clocks. */
 const BROADCAST_TTL_SECONDS = 10;

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import type { BrokerConfig } from '../config/config.js';
-import type { TlsFiles } from '../config/broker-settings.js';
-import { amqpConnectOptions } from './amqp-options.js';
-import { EVENT_SOURCE_BACKOFF, backoffDelay } from './backoff.js';
-import { publishPidboxBroadcast, requestPidboxReplies } from './amqp-pidbox.js';
-import type { EventSource, ReplyLimits, SourceContext } from './source.js';
+import type { BrokerConfig } from '../../config/config.js';
+import type { TlsFiles } from '../../config/broker-settings.js';
+import { amqpConnectOptions } from './options.js';
+import { EVENT_SOURCE_BACKOFF, backoffDelay } from '../backoff.js';
+import { publishPidboxBroadcast, requestPidboxReplies } from './control.js';
+import type { EventSource, ReplyLimits, SourceContext } from '../source.js';
 
 export interface AmqpSourceOptions {
   readonly eventExchange: string;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { TransportOptions } from '../config/config.js';
-import { PIDBOX_REPLY_EXCHANGE, pidboxBody, pidboxReplyQueue } from './pidbox.js';
-import type { PidboxReplyTo } from './pidbox.js';
+import type { TransportOptions } from '../../config/config.js';
+import { PIDBOX_REPLY_EXCHANGE, pidboxBody, pidboxReplyQueue } from '../pidbox.js';
+import type { PidboxReplyTo } from '../pidbox.js';
 
 /** kombu Mailbox('celery') broadcasts go to this exchange (kombu pidbox.py `exchange_fmt`). */
 const PIDBOX_EXCHANGE = 'celery.pidbox';
@@ -18,7 +18,7 @@ export function redisPidboxChannel(db: number, options: TransportOptions): strin
 
 /**
  * Every channel a broadcast goes to. On Sentinel, kombu before 5.4.0 never formatted `{db}` in
- * the fanout prefix (kombu #1986, as for events in redis-channels.ts), so those workers listen on
+ * the fanout prefix (kombu #1986, as for events in channels.ts), so those workers listen on
  * a literal `/{db}.celery.pidbox`: both are published to; a worker listens on one of them.
  */
 export function redisPidboxChannels(db: number, options: TransportOptions, sentinel: boolean): string[] {

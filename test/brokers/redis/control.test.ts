@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { pidboxEnvelope, redisPidboxChannel, redisPidboxChannels } from '../../src/brokers/redis-pidbox.js';
-import type { TransportOptions } from '../../src/config/config.js';
+import { pidboxEnvelope, redisPidboxChannel, redisPidboxChannels } from '../../../src/brokers/redis/control.js';
+import type { TransportOptions } from '../../../src/config/config.js';
 
-const CAPTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'celery-wire', 'redis');
+const CAPTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'celery-wire', 'redis');
 const transport = (o: Partial<TransportOptions> = {}): TransportOptions => ({
   globalKeyprefix: '', fanoutPrefix: true, fanoutPatterns: undefined, masterName: undefined, visibilityTimeout: undefined, raw: {}, ...o,
 });
