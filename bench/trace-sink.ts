@@ -7,8 +7,8 @@ import { createServer } from 'node:http';
 import { pino } from 'pino';
 import { parseTraceConfig } from '../src/config/trace-settings.js';
 import type { TaskEvent } from '../src/protocol/events.js';
-import { CeleryMetrics } from '../src/sinks/metrics.js';
-import { startTraceSink } from '../src/sinks/trace-sink.js';
+import { CeleryMetrics } from '../src/metrics/celery-metrics.js';
+import { startTraceSink } from '../src/traces/trace-sink.js';
 import { CeleryState } from '../src/state/machine.js';
 import { combineObservers } from '../src/state/fan-out.js';
 

@@ -5,13 +5,13 @@ import { EventDecoder } from './protocol/decoder.js';
 import { CeleryState } from './state/machine.js';
 import { combineObservers } from './state/fan-out.js';
 import { BrokerDetectors } from './detectors/index.js';
-import { DetectorMetrics } from './sinks/detector-metrics.js';
-import { logFinding } from './sinks/detector-log.js';
-import { CeleryMetrics } from './sinks/metrics.js';
-import { overflowCounter } from './sinks/label-guard.js';
-import type { BrokerMetrics } from './sinks/metrics.js';
-import type { TraceSink } from './sinks/trace-sink.js';
-import { QueueDiscovery } from './sinks/queue-discovery.js';
+import { DetectorMetrics } from './detectors/detector-metrics.js';
+import { logFinding } from './detectors/detector-log.js';
+import { CeleryMetrics } from './metrics/celery-metrics.js';
+import { overflowCounter } from './metrics/label-guard.js';
+import type { BrokerMetrics } from './metrics/celery-metrics.js';
+import type { TraceSink } from './traces/trace-sink.js';
+import { QueueDiscovery } from './state/queue-discovery.js';
 import { WorkerFilter } from './filter/worker-filter.js';
 
 /** One broker's decode -> state -> sinks chain: everything between its frames and the registry. */

@@ -78,7 +78,7 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Seconds between liveness PINGs on a Redis event connection (also the PING's deadline). */
   readonly brokerPingInterval: number;
-  /** Cap on distinct values per label per metric family (sinks/label-guard.ts). */
+  /** Cap on distinct values per label per metric family (metrics/label-guard.ts). */
   readonly maxLabelValues: number;
   /** OpenTelemetry traces (--traces and the OTEL_* variables; config/trace-settings.ts). */
   readonly traces: TraceConfig;

@@ -1,7 +1,7 @@
 import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
-import { OVERFLOW_LABEL_VALUE } from '../sinks/label-guard.js';
+import { OVERFLOW_LABEL_VALUE } from '../metrics/label-guard.js';
 
 /** Arrivals kept per name to recognise a cadence: 9 arrivals give 8 intervals. */
 const ARRIVALS_KEPT = 9;

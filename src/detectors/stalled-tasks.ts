@@ -1,7 +1,7 @@
 import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
-import { LabelGuard, OVERFLOW_LABEL_VALUE } from '../sinks/label-guard.js';
+import { LabelGuard, OVERFLOW_LABEL_VALUE } from '../metrics/label-guard.js';
 
 const UNKNOWN_NAME = 'unknown';
 /** The queue of a task that reported none (the metrics show --default-queue-name). */

@@ -273,7 +273,7 @@ describe('sidecar', () => {
     expect(relabel.map((r) => [r.sourceLabels, r.action])).toEqual([[['__name__'], 'keep']]);
     // Prometheus anchors relabelling regexes at both ends.
     const kept = (name: string): boolean => new RegExp(`^(?:${relabel[0]!.regex})$`).test(name);
-    // Every metric family the README documents, and the queue families (src/sinks/queue-metrics.ts).
+    // Every metric family the README documents, and the queue families (src/metrics/queue-metrics.ts).
     const families = [
       ...[...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/^\| `(celery_\w+)`/gm)].map((m) => m[1]!),
       'celery_queue_length',

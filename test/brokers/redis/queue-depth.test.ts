@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { priorityStepSuffixes, routingKeyOf } from '../../../src/brokers/redis/queue-depth.js';
-import { MAX_QUEUES, QueueDiscovery } from '../../../src/sinks/queue-discovery.js';
+import { MAX_QUEUES, QueueDiscovery } from '../../../src/state/queue-discovery.js';
 import type { TaskRecord } from '../../../src/state/task-table.js';
 
 describe('priorityStepSuffixes', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, scrubRepr } from '../../src/sinks/scrub.js';
+import { REDACTED, scrubRepr } from '../../src/traces/scrub.js';
 
 describe('scrubRepr: task args/kwargs repr strings', () => {
   it('replaces the values of secret-looking dict keys and keeps the rest', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CeleryMetrics } from '../../src/sinks/metrics.js';
-import { CeleryState } from '../../src/state/machine.js';
-import { STATE_OPTIONS, task, worker } from '../detectors/fixtures.js';
+import { CeleryMetrics } from '../../../src/metrics/celery-metrics.js';
+import { CeleryState } from '../../../src/state/machine.js';
+import { STATE_OPTIONS, task, worker } from '../../detectors/fixtures.js';
 
 describe('forgetting a worker', () => {
   it.each([false, true])('removes every task series labelled with its hostname (celery-exporter compat: %s)', async (compat) => {

@@ -8,7 +8,7 @@ import { MESSAGING_SYSTEM_RABBITMQ, MESSAGING_SYSTEM_REDIS } from './semconv.js'
 import type { TraceConfig } from '../config/trace-settings.js';
 import { createTracePipeline } from './trace-pipeline.js';
 import type { SpanDropReason } from './trace-pipeline.js';
-import { TaskTraces } from './traces.js';
+import { TaskTraces } from './task-traces.js';
 
 export interface TraceSinkOptions {
   readonly config: TraceConfig;

@@ -21,7 +21,7 @@ export interface TaskMemo {
   closedAt: number;
   /**
    * Earliest timestamp of a message attempt `ranRetries` published (its retry, or a child task):
-   * proof the attempt was running then, which can be before its task-started (see traces.ts).
+   * proof the attempt was running then, which can be before its task-started (see task-traces.ts).
    */
   ranRetries: number;
   ranAt: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedChildren, LabelGuard, OVERFLOW_LABEL_VALUE } from '../../src/sinks/label-guard.js';
-import { CeleryMetrics } from '../../src/sinks/metrics.js';
+import { BoundedChildren, LabelGuard, OVERFLOW_LABEL_VALUE } from '../../src/metrics/label-guard.js';
+import { CeleryMetrics } from '../../src/metrics/celery-metrics.js';
 import { parseMetrics } from '../integration/harness.js';
 import { serialize } from '../../src/http/exposition.js';
 import type { TaskRecord } from '../../src/state/task-table.js';

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { serialize } from '../../src/http/exposition.js';
-import type { TaskEvent } from '../../src/protocol/events.js';
-import type { ExemplarSource } from '../../src/sinks/exemplars.js';
-import { CeleryMetrics } from '../../src/sinks/metrics.js';
-import { CeleryState } from '../../src/state/machine.js';
-import { parseMetrics } from '../integration/harness.js';
-import { taskEvent as ev } from '../fixtures/events.js';
+import { serialize } from '../../../src/http/exposition.js';
+import type { TaskEvent } from '../../../src/protocol/events.js';
+import type { ExemplarSource } from '../../../src/metrics/exemplars.js';
+import { CeleryMetrics } from '../../../src/metrics/celery-metrics.js';
+import { CeleryState } from '../../../src/state/machine.js';
+import { parseMetrics } from '../../integration/harness.js';
+import { taskEvent as ev } from '../../fixtures/events.js';
 
 // celery_task_runtime_seconds by outcome: a burst of fast retries lands under outcome="retried"
 // and leaves the succeeded runtimes (the ones CeleryTaskDurationAnomaly watches) as they were.

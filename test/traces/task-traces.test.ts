@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import type { TaskEvent } from '../../src/protocol/events.js';
 import { CeleryState } from '../../src/state/machine.js';
 import type { CeleryStateOptions } from '../../src/state/machine.js';
-import { DerivedIdGenerator, spanIdFor } from '../../src/sinks/trace-ids.js';
-import { TaskTraces } from '../../src/sinks/traces.js';
-import type { TaskTracesOptions } from '../../src/sinks/traces.js';
+import { DerivedIdGenerator, spanIdFor } from '../../src/traces/trace-ids.js';
+import { TaskTraces } from '../../src/traces/task-traces.js';
+import type { TaskTracesOptions } from '../../src/traces/task-traces.js';
 import { taskEvent as ev } from '../fixtures/events.js';
 
 // The trace sink fed by the real (pure) state machine; spans land in the SDK's in-memory exporter.

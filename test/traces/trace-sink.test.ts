@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTraceConfig } from '../../src/config/trace-settings.js';
 import { serialize } from '../../src/http/exposition.js';
 import type { TaskEvent } from '../../src/protocol/events.js';
-import { startTraceSink } from '../../src/sinks/trace-sink.js';
+import { startTraceSink } from '../../src/traces/trace-sink.js';
 import { CeleryState } from '../../src/state/machine.js';
 
 const T0 = 1_795_310_000;

@@ -3,7 +3,7 @@ import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import type { TaskEvent } from '../protocol/events.js';
 import type { LostReason, TaskObserver } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
-import type { ExemplarSource } from './exemplars.js';
+import type { ExemplarSource } from '../metrics/exemplars.js';
 import { TaskMemos } from './task-memos.js';
 import type { TaskMemo } from './task-memos.js';
 import { scrubRepr } from './scrub.js';

@@ -6,9 +6,9 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseTraceConfig } from '../../src/config/trace-settings.js';
 import { RateLimitedLog } from '../../src/log.js';
-import { spanIdFor, traceIdForRoot } from '../../src/sinks/trace-ids.js';
-import { createTracePipeline } from '../../src/sinks/trace-pipeline.js';
-import type { SpanDropReason } from '../../src/sinks/trace-pipeline.js';
+import { spanIdFor, traceIdForRoot } from '../../src/traces/trace-ids.js';
+import { createTracePipeline } from '../../src/traces/trace-pipeline.js';
+import type { SpanDropReason } from '../../src/traces/trace-pipeline.js';
 
 /** An exporter whose requests never finish until the test says how. */
 class HeldExporter implements SpanExporter {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { OVERFLOW_LABEL_VALUE } from '../../src/sinks/label-guard.js';
-import { CeleryMetrics } from '../../src/sinks/metrics.js';
-import { serialize } from '../../src/http/exposition.js';
-import { TaskRecord } from '../../src/state/task-record.js';
-import { parseMetrics } from '../integration/harness.js';
-import { taskEvent } from '../fixtures/events.js';
+import { OVERFLOW_LABEL_VALUE } from '../../../src/metrics/label-guard.js';
+import { CeleryMetrics } from '../../../src/metrics/celery-metrics.js';
+import { serialize } from '../../../src/http/exposition.js';
+import { TaskRecord } from '../../../src/state/task-record.js';
+import { parseMetrics } from '../../integration/harness.js';
+import { taskEvent } from '../../fixtures/events.js';
 
 // BrokerMetrics remembers on each task record the label children its last event was counted
-// under (metrics.ts task()). These prove the memo never changes what is counted.
+// under (celery-metrics.ts task()). These prove the memo never changes what is counted.
 
 function setup(maxLabelValues = 100) {
   const metrics = new CeleryMetrics({

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Finding } from '../detectors/findings.js';
+import type { Finding } from './findings.js';
 import type { RateLimitedLog } from '../log.js';
 
 /**

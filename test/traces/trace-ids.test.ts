@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spanIdFor, toHrTime, traceIdForRoot } from '../../src/sinks/trace-ids.js';
+import { spanIdFor, toHrTime, traceIdForRoot } from '../../src/traces/trace-ids.js';
 
 describe('trace and span ids derived from Celery ids', () => {
   it('uses a UUID root id as the trace id itself, so the root task id finds the trace', () => {

@@ -2,7 +2,7 @@ import { Gauge } from 'prom-client';
 import type { OpenMetricsContentType, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { QueueDepthSource, QueueFigures } from '../brokers/driver.js';
-import type { QueueDiscovery } from './queue-discovery.js';
+import type { QueueDiscovery } from '../state/queue-discovery.js';
 
 /** One broker's queue-depth reader and the queues to ask it about. */
 export interface QueueWatch {

@@ -2,12 +2,12 @@
 // (compat), hostname="generic" with --generic-hostname-worker-task-metric, and --metric-prefix /
 // --static-label applied to every family as it is written.
 import { describe, expect, it } from 'vitest';
-import { serialize } from '../../src/http/exposition.js';
-import type { TaskEvent } from '../../src/protocol/events.js';
-import { CeleryMetrics } from '../../src/sinks/metrics.js';
-import type { MetricsOptions } from '../../src/sinks/metrics.js';
-import { CeleryState } from '../../src/state/machine.js';
-import { taskEvent as ev } from '../fixtures/events.js';
+import { serialize } from '../../../src/http/exposition.js';
+import type { TaskEvent } from '../../../src/protocol/events.js';
+import { CeleryMetrics } from '../../../src/metrics/celery-metrics.js';
+import type { MetricsOptions } from '../../../src/metrics/celery-metrics.js';
+import { CeleryState } from '../../../src/state/machine.js';
+import { taskEvent as ev } from '../../fixtures/events.js';
 
 const T0 = 1_795_310_000;
 

@@ -1,11 +1,11 @@
 import type { OpenMetricsContentType, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { BrokerDetectors } from '../../src/detectors/index.js';
-import { DetectorMetrics } from '../../src/sinks/detector-metrics.js';
-import { CeleryMetrics } from '../../src/sinks/metrics.js';
-import type { MetricsOptions } from '../../src/sinks/metrics.js';
+import { DetectorMetrics } from '../../src/detectors/detector-metrics.js';
+import { CeleryMetrics } from '../../src/metrics/celery-metrics.js';
+import type { MetricsOptions } from '../../src/metrics/celery-metrics.js';
 import { CeleryState } from '../../src/state/machine.js';
-import { STATE_OPTIONS, task, worker } from '../detectors/fixtures.js';
+import { STATE_OPTIONS, task, worker } from './fixtures.js';
 
 const METRICS_OPTIONS: MetricsOptions = { runtimeBuckets: [1], queueWaitBuckets: [1], defaultQueueName: 'celery', genericHostnameTaskSent: false, brokerLabel: false, version: 't' };
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { serialize } from '../../src/http/exposition.js';
 import type { TaskEvent } from '../../src/protocol/events.js';
-import type { ExemplarSource } from '../../src/sinks/exemplars.js';
-import { CeleryMetrics } from '../../src/sinks/metrics.js';
+import type { ExemplarSource } from '../../src/metrics/exemplars.js';
+import { CeleryMetrics } from '../../src/metrics/celery-metrics.js';
 import { CeleryState } from '../../src/state/machine.js';
 import { taskEvent as ev } from '../fixtures/events.js';
 

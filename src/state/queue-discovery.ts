@@ -1,5 +1,5 @@
-import type { TaskObserver } from '../state/observer.js';
-import type { TaskRecord } from '../state/task-table.js';
+import type { TaskObserver } from './observer.js';
+import type { TaskRecord } from './task-table.js';
 
 /** A bound on distinct queue names per broker, so hostile or buggy task-sent events cannot grow series without end. */
 export const MAX_QUEUES = 1000;

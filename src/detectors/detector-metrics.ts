@@ -1,18 +1,18 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { OpenMetricsContentType, Registry } from 'prom-client';
-import type { BrokerDetectors } from '../detectors/index.js';
-import type { Finding } from '../detectors/findings.js';
-import { prefetchedPerWorker } from '../detectors/prefetched-tasks.js';
+import type { BrokerDetectors } from './index.js';
+import type { Finding } from './findings.js';
+import { prefetchedPerWorker } from './prefetched-tasks.js';
 import type { CeleryState } from '../state/machine.js';
 import type { WorkerRecord } from '../state/workers.js';
-import { counterCell, histogramCell } from './fast-children.js';
-import type { CounterCell, HistogramCell } from './fast-children.js';
-import { BoundedChildren, overflowCounter } from './label-guard.js';
-import type { LabelGuard } from './label-guard.js';
-import type { CeleryMetrics } from './metrics.js';
+import { counterCell, histogramCell } from '../metrics/fast-children.js';
+import type { CounterCell, HistogramCell } from '../metrics/fast-children.js';
+import { BoundedChildren, overflowCounter } from '../metrics/label-guard.js';
+import type { LabelGuard } from '../metrics/label-guard.js';
+import type { CeleryMetrics } from '../metrics/celery-metrics.js';
 
 export interface DetectorMetricsOptions {
-  /** Add a `broker` label to every series: true when more than one broker is watched (as in metrics.ts). */
+  /** Add a `broker` label to every series: true when more than one broker is watched (as in metrics/celery-metrics.ts). */
   readonly brokerLabel: boolean;
   readonly defaultQueueName: string;
 }

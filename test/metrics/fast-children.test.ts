@@ -1,6 +1,6 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { counterCell, histogramCell } from '../../src/sinks/fast-children.js';
+import { counterCell, histogramCell } from '../../src/metrics/fast-children.js';
 import { serialize } from '../../src/http/exposition.js';
 
 // The cells must write exactly what prom-client's own children write, for the same operations.
