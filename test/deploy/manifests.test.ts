@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../src/config/config.js';
 import type { Config } from '../../src/config/config.js';
 import { compileHostnamePatterns } from '../../src/filter/hostname-pattern.js';
-import { ROOT } from '../integration/harness.js';
+import { ROOT } from '../kit/paths.js';
 import { renderKustomization } from './kubectl-kustomize.js';
 import type { Manifest } from './kubectl-kustomize.js';
 import { schemaErrors, typeErrors } from './schema-check.js';

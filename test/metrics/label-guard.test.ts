@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BoundedChildren, LabelGuard, OVERFLOW_LABEL_VALUE } from '../../src/metrics/label-guard.js';
 import { CeleryMetrics } from '../../src/metrics/celery-metrics.js';
-import { parseMetrics } from '../integration/harness.js';
+import { parseMetrics } from '../kit/metrics-text.js';
 import { serialize } from '../../src/http/exposition.js';
 import type { TaskRecord } from '../../src/state/task-table.js';
 import type { TaskEvent } from '../../src/protocol/events.js';

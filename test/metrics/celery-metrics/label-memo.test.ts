@@ -3,7 +3,7 @@ import { OVERFLOW_LABEL_VALUE } from '../../../src/metrics/label-guard.js';
 import { CeleryMetrics } from '../../../src/metrics/celery-metrics.js';
 import { serialize } from '../../../src/http/exposition.js';
 import { TaskRecord } from '../../../src/state/task-record.js';
-import { parseMetrics } from '../../integration/harness.js';
+import { parseMetrics } from '../../kit/metrics-text.js';
 import { taskEvent } from '../../fixtures/events.js';
 
 // BrokerMetrics remembers on each task record the label children its last event was counted

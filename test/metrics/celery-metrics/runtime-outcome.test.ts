@@ -4,7 +4,7 @@ import type { TaskEvent } from '../../../src/protocol/events.js';
 import type { ExemplarSource } from '../../../src/metrics/exemplars.js';
 import { CeleryMetrics } from '../../../src/metrics/celery-metrics.js';
 import { CeleryState } from '../../../src/state/machine.js';
-import { parseMetrics } from '../../integration/harness.js';
+import { parseMetrics } from '../../kit/metrics-text.js';
 import { taskEvent as ev } from '../../fixtures/events.js';
 
 // celery_task_runtime_seconds by outcome: a burst of fast retries lands under outcome="retried"

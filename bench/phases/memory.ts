@@ -2,7 +2,7 @@
 // checkpoints, and RSS over a soak at constant load.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { runLoad } from './load.js';
+import { runLoad } from '../infra/load.js';
 import { eventsCounted, fmtCount, mark, mb, round } from './scenarios.js';
 import type { Bench } from './scenarios.js';
 

@@ -5,11 +5,11 @@
 // workers' messages published, the events it decoded exactly its worker's events and every
 // task-sent, and its connection never dropped.
 import { performance } from 'node:perf_hooks';
-import type { DaemonCounters, DaemonUnderTest } from './daemon.js';
-import { runLoad } from './load.js';
-import type { Publisher } from './publishers.js';
+import type { DaemonCounters, DaemonUnderTest } from '../infra/daemon.js';
+import { runLoad } from '../infra/load.js';
+import type { Publisher } from '../infra/publishers.js';
 import { fmtRate, pollCounted, round } from './scenarios.js';
-import type { Frame, TrafficModel } from './traffic.js';
+import type { Frame, TrafficModel } from '../infra/traffic.js';
 
 /** The worker the sidecar watches: the first of the traffic model's 40. */
 export const SIDECAR_WORKER = 'celery@worker-0.prod';

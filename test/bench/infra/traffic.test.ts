@@ -1,14 +1,14 @@
 // The benchmark's generated traffic must be what Celery sends: every frame decodes with the
 // daemon's own decoder, the envelope is kombu's, and the generator's tally is exact.
 import { describe, expect, it } from 'vitest';
-import { kombuEnvelope } from '../../bench/publishers.js';
-import { IDLE_PROCESSED, TrafficModel } from '../../bench/traffic.js';
-import type { Frame } from '../../bench/traffic.js';
-import { EventDecoder } from '../../src/protocol/decoder.js';
-import type { CeleryEvent } from '../../src/protocol/events.js';
-import { IgnoringObserver } from '../../src/state/ignoring-observer.js';
-import { CeleryState } from '../../src/state/machine.js';
-import { STATE_OPTIONS } from '../detectors/fixtures.js';
+import { kombuEnvelope } from '../../../bench/infra/publishers.js';
+import { IDLE_PROCESSED, TrafficModel } from '../../../bench/infra/traffic.js';
+import type { Frame } from '../../../bench/infra/traffic.js';
+import { EventDecoder } from '../../../src/protocol/decoder.js';
+import type { CeleryEvent } from '../../../src/protocol/events.js';
+import { IgnoringObserver } from '../../../src/state/ignoring-observer.js';
+import { CeleryState } from '../../../src/state/machine.js';
+import { STATE_OPTIONS } from '../../detectors/fixtures.js';
 
 function decodeAll(frames: { body: string; routingKey: string; hostname: string; events: number }[]): { events: CeleryEvent[]; errors: string[] } {
   const events: CeleryEvent[] = [];

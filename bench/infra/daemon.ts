@@ -3,11 +3,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Proc, freePort, waitFor } from '../test/integration/harness.js';
+import { Proc, freePort, waitFor } from '../../test/kit/processes.js';
 import { DAEMON_CLI as DAEMON } from './paths.js';
 import { pinnedCommand } from './cpu.js';
 import { statCpuSeconds } from './proc-stat.js';
-import { LAUNCH_ENV, NODE_FLAGS } from '../src/heap-tuning.js';
+import { LAUNCH_ENV, NODE_FLAGS } from '../../src/heap-tuning.js';
 
 /** The daemon's own tally, from /metrics: what it decoded and what it counted. */
 export interface DaemonCounters {

@@ -1,4 +1,4 @@
-// /proc/<pid>/stat and /proc/<pid>/task/<tid>/stat lines, read the same way by the harness
+// /proc/<pid>/stat and /proc/<pid>/task/<tid>/stat lines, read the same way by the benchmark
 // (daemon.ts) and by the preload inside the daemon (gc-profile.ts).
 
 /** Clock ticks per second of a stat line's times (getconf CLK_TCK; 100 on Linux x86 and arm64). */

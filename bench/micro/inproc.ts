@@ -3,15 +3,15 @@
 // the CPU per 10k events of that code alone and the live heap per tracked task, for quick
 // iterations on the hot path and on memory; the broker benchmark (run.ts) stays the measure.
 //
-//   node --expose-gc <compiled>/bench/inproc.js [--events 2000000] [--max-tracked-tasks N] [--cpu-prof]
+//   node --expose-gc <compiled>/bench/micro/inproc.js [--events 2000000] [--max-tracked-tasks N] [--cpu-prof]
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { getHeapSpaceStatistics } from 'node:v8';
-import { loadConfig } from '../src/config/config.js';
-import { createLogger, RateLimitedLog } from '../src/log.js';
-import { createBrokerPipeline, createMetrics } from '../src/pipeline.js';
-import { kombuEnvelope } from './publishers.js';
-import { TrafficModel } from './traffic.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createLogger, RateLimitedLog } from '../../src/log.js';
+import { createBrokerPipeline, createMetrics } from '../../src/pipeline.js';
+import { kombuEnvelope } from '../infra/publishers.js';
+import { TrafficModel } from '../infra/traffic.js';
 
 const CHUNK_EVENTS = 20_000;
 

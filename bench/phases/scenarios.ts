@@ -2,12 +2,12 @@
 // CPU per event, publish-to-counter lag and scrape time (memory and soak: memory.ts).
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { EVENTS_FAMILY } from './daemon.js';
-import type { DaemonCounters, DaemonUnderTest } from './daemon.js';
-import { PublishLog, runLoad } from './load.js';
-import type { LoadResult } from './load.js';
-import type { Publisher } from './publishers.js';
-import type { EventType, TrafficModel } from './traffic.js';
+import { EVENTS_FAMILY } from '../infra/daemon.js';
+import type { DaemonCounters, DaemonUnderTest } from '../infra/daemon.js';
+import { PublishLog, runLoad } from '../infra/load.js';
+import type { LoadResult } from '../infra/load.js';
+import type { Publisher } from '../infra/publishers.js';
+import type { EventType, TrafficModel } from '../infra/traffic.js';
 
 export interface Bench {
   readonly daemon: DaemonUnderTest;

@@ -2,7 +2,7 @@
 // (`npm run bench` compiles it next to the rest of the bench):
 //
 //   npm run bench -- --phases throughput --rates 125000 \
-//     --node-args="--import $PWD/node_modules/.cache/celery-pulse-bench/bench/gc-profile.js"
+//     --node-args="--import $PWD/node_modules/.cache/celery-pulse-bench/bench/infra/gc-profile.js"
 //
 // Every second it writes, to $CELERY_PULSE_GC_PROFILE (default /tmp/celery-pulse-gc-<pid>.json),
 // totals since start-up per kind of collection: how many, their cost on the main thread, and how

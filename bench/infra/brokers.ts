@@ -1,7 +1,7 @@
-// The brokers under the benchmark: a private redis-server or rabbitmq-server from the integration
-// harness, moved to the generator's core so that the daemon's core is its own.
+// The brokers under the benchmark: a private redis-server or rabbitmq-server from the test kit
+// (test/kit/brokers.ts), moved to the generator's core so that the daemon's core is its own.
 import { spawnSync } from 'node:child_process';
-import { startRabbit, startRedis } from '../test/integration/harness.js';
+import { startRabbit, startRedis } from '../../test/kit/brokers.js';
 import { pinProcess } from './cpu.js';
 import { AmqpPublisher, RedisPublisher } from './publishers.js';
 import type { Publisher } from './publishers.js';

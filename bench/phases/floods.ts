@@ -2,11 +2,11 @@
 // memory and series flat at --max-label-values; and many concurrent scrapes, which must share one
 // rendering instead of holding a copy of the exposition each. Both print peak RSS (VmHWM).
 import { performance } from 'node:perf_hooks';
-import type { DaemonUnderTest } from './daemon.js';
-import { runLoad } from './load.js';
-import type { Publisher } from './publishers.js';
+import type { DaemonUnderTest } from '../infra/daemon.js';
+import { runLoad } from '../infra/load.js';
+import type { Publisher } from '../infra/publishers.js';
 import { countSeries, fmtCount, pollCounted } from './scenarios.js';
-import { TrafficModel } from './traffic.js';
+import { TrafficModel } from '../infra/traffic.js';
 
 export interface NameFloodResult {
   readonly names: number;

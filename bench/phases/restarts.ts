@@ -5,13 +5,13 @@
 // reconnect per restart), and samples its memory; over the whole run memory must stay flat.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { BrokerUnderTest } from './brokers.js';
-import type { DaemonUnderTest } from './daemon.js';
-import { runLoad } from './load.js';
+import type { BrokerUnderTest } from '../infra/brokers.js';
+import type { DaemonUnderTest } from '../infra/daemon.js';
+import { runLoad } from '../infra/load.js';
 import { backlogBelow, slope } from './memory.js';
 import { fmtCount, fmtRate, mb, mismatches, round, settle } from './scenarios.js';
 import type { Bench } from './scenarios.js';
-import { TrafficModel } from './traffic.js';
+import { TrafficModel } from '../infra/traffic.js';
 
 export interface RestartsOptions {
   /** Seconds of traffic in all; a restart follows every `restartEvery` seconds of it (and the last cycle). */

@@ -2,11 +2,11 @@
 // otherwise skew the next: throughput and lag; /metrics with 10k series; memory and soak; a soak
 // with broker restarts.
 import { performance } from 'node:perf_hooks';
-import { startBroker } from './brokers.js';
-import type { BrokerKind, BrokerUnderTest } from './brokers.js';
-import { DaemonUnderTest } from './daemon.js';
-import { runLoad } from './load.js';
-import type { Publisher } from './publishers.js';
+import { startBroker } from '../infra/brokers.js';
+import type { BrokerKind, BrokerUnderTest } from '../infra/brokers.js';
+import { DaemonUnderTest } from '../infra/daemon.js';
+import { runLoad } from '../infra/load.js';
+import type { Publisher } from '../infra/publishers.js';
 import { LAG_POLL_MS, countSeries, findMaxRate, rateStep, fmtCount, fmtRate, measureLag, measureScrape } from './scenarios.js';
 import { measureMemory, soak } from './memory.js';
 import type { MemoryPoint, SoakResult } from './memory.js';
@@ -15,10 +15,10 @@ import { describeRestarts, restartSoak } from './restarts.js';
 import type { RestartsResult } from './restarts.js';
 import { SIDECAR_WORKER, sidecarLadder } from './sidecar.js';
 import type { SidecarResult } from './sidecar.js';
-import { TrafficModel } from './traffic.js';
+import { TrafficModel } from '../infra/traffic.js';
 import { concurrentScrapes, nameFlood } from './floods.js';
 import type { ConcurrentScrapesResult, NameFloodResult } from './floods.js';
-import type { TrafficOptions } from './traffic.js';
+import type { TrafficOptions } from '../infra/traffic.js';
 
 export type Phase = 'baseline' | 'throughput' | 'lag' | 'sidecar' | 'scrape' | 'scrapes' | 'names' | 'memory' | 'soak' | 'restarts';
 export const PHASES: readonly Phase[] = ['baseline', 'throughput', 'lag', 'sidecar', 'scrape', 'scrapes', 'names', 'memory', 'soak', 'restarts'];

@@ -1,9 +1,9 @@
 // The results table, in Markdown so that it can go into the README as printed.
-import type { MemoryPoint } from './memory.js';
-import type { BrokerReport } from './suite.js';
-import { flatness } from './restarts.js';
-import { fmtCount, fmtRate } from './scenarios.js';
-import type { LadderResult, RateStep } from './scenarios.js';
+import type { MemoryPoint } from '../phases/memory.js';
+import type { BrokerReport } from '../phases/suite.js';
+import { flatness } from '../phases/restarts.js';
+import { fmtCount, fmtRate } from '../phases/scenarios.js';
+import type { LadderResult, RateStep } from '../phases/scenarios.js';
 
 interface Row {
   readonly what: string;

@@ -1,5 +1,5 @@
 // Where the repository and the daemon are, found from this file: the benchmark runs compiled
-// from node_modules/.cache, where the integration harness's own ROOT would be wrong.
+// from node_modules/.cache, where the test kit's own ROOT would be wrong.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -5,12 +5,12 @@
 // export included (CPU time, not wall time: the machine is shared). Usage: node trace-sink.js [TASKS]  (prints one JSON line)
 import { createServer } from 'node:http';
 import { pino } from 'pino';
-import { parseTraceConfig } from '../src/config/trace-settings.js';
-import type { TaskEvent } from '../src/protocol/events.js';
-import { CeleryMetrics } from '../src/metrics/celery-metrics.js';
-import { startTraceSink } from '../src/traces/trace-sink.js';
-import { CeleryState } from '../src/state/machine.js';
-import { combineObservers } from '../src/state/fan-out.js';
+import { parseTraceConfig } from '../../src/config/trace-settings.js';
+import type { TaskEvent } from '../../src/protocol/events.js';
+import { CeleryMetrics } from '../../src/metrics/celery-metrics.js';
+import { startTraceSink } from '../../src/traces/trace-sink.js';
+import { CeleryState } from '../../src/state/machine.js';
+import { combineObservers } from '../../src/state/fan-out.js';
 
 const TASKS = Number(process.argv[2] ?? 50_000);
 const T0 = 1_795_310_000;
