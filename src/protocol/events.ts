@@ -292,8 +292,17 @@ function normalizeWorkerEvent(raw: Raw, type: WorkerEventType, hostname: string,
  * The exception class name from Celery's repr string: `ValueError('boom')` -> `ValueError`,
  * `module.CustomError("x")` -> `module.CustomError`. Anything unparseable becomes `unknown`.
  */
-export function exceptionClass(repr: string | undefined): string {
+export function exceptionClass(repr: string | undefined, traceback?: string): string {
   if (repr === undefined) return 'unknown';
   const m = /^\s*([A-Za-z_][\w.]{0,127})\s*(?:\(|:|$)/.exec(repr);
-  return m?.[1] ?? 'unknown';
+  const name = m?.[1] ?? 'unknown';
+  // A failure the pool reports rather than the task (a hard time limit; any failure in Celery
+  // 5.2's threads pool) carries billiard's wrapper, whose repr is an empty `ExceptionWithTraceback()`.
+  // The class is on the traceback's last line, module-qualified as Python prints it
+  // (`billiard.exceptions.TimeLimitExceeded: ...`): without the module, as a repr gives it.
+  if (name === 'ExceptionWithTraceback' && traceback !== undefined) {
+    const last = /(?:^|\n)(?:[A-Za-z_]\w*\.){0,16}([A-Za-z_]\w{0,127})(?::[^\n]*)?\s*$/.exec(traceback);
+    if (last?.[1] !== undefined) return last[1];
+  }
+  return name;
 }

@@ -198,7 +198,7 @@ export class CeleryState {
       }
       case 'task-failed': {
         const runtime = this.attemptRuntime(task, ts);
-        const exception = exceptionClass(event.exception);
+        const exception = exceptionClass(event.exception, event.traceback);
         task.worker = event.hostname;
         this.setState(task, isRejectFailure(exception) ? 'REJECTED' : 'FAILURE', ts);
         o.taskFailed(task, event, exception, runtime);
@@ -208,7 +208,7 @@ export class CeleryState {
         const runtime = this.attemptRuntime(task, ts);
         task.retriedAt = ts;
         this.setState(task, 'RETRY', ts);
-        o.taskRetried(task, event, exceptionClass(event.exception), runtime);
+        o.taskRetried(task, event, exceptionClass(event.exception, event.traceback), runtime);
         return;
       }
       case 'task-rejected':

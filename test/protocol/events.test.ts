@@ -55,6 +55,16 @@ describe('exceptionClass', () => {
   ])('%s -> %s', (repr, cls) => {
     expect(exceptionClass(repr)).toBe(cls);
   });
+
+  it("reads the class off the traceback when the pool sends billiard's empty wrapper (hard time limit; Celery 5.2's threads pool)", () => {
+    const traceback = 'Traceback (most recent call last):\n  File "pulseapp.py", line 50, in fail_value\n    raise ValueError(msg)\nValueError: boom\n';
+    expect(exceptionClass('ExceptionWithTraceback()', traceback)).toBe('ValueError');
+    expect(exceptionClass('ExceptionWithTraceback()', 'Traceback (most recent call last):\nKeyError\n')).toBe('KeyError');
+    const limit = 'Traceback (most recent call last):\n  File "billiard/pool.py", line 683, in on_hard_timeout\n    raise TimeLimitExceeded(job._timeout)\nbilliard.exceptions.TimeLimitExceeded: TimeLimitExceeded(1,)\n';
+    expect(exceptionClass('ExceptionWithTraceback()', limit)).toBe('TimeLimitExceeded');
+    expect(exceptionClass('ExceptionWithTraceback()', undefined)).toBe('ExceptionWithTraceback');
+    expect(exceptionClass("ValueError('boom')", 'Traceback ...\nKeyError: other\n')).toBe('ValueError');
+  });
 });
 
 describe('parseEta', () => {

@@ -175,7 +175,9 @@ describe('CeleryState', () => {
     const s = new CeleryState(observer, OPTIONS);
     s.apply(task('task-received', 'c', 1, { name: 't' }), 1);
     s.apply(task('task-started', 'c', 1.5), 1.5);
-    s.apply(task('task-failed', 'c', 2.5, { exception: 'TimeLimitExceeded(1,)' }), 2.5);
+    // As Celery 5.6.3's prefork pool sends it: billiard's empty wrapper, the class in the traceback.
+    const traceback = 'Traceback (most recent call last):\n    raise TimeLimitExceeded(job._timeout)\nbilliard.exceptions.TimeLimitExceeded: TimeLimitExceeded(1,)\n';
+    s.apply(task('task-failed', 'c', 2.5, { exception: 'ExceptionWithTraceback()', traceback }), 2.5);
     expect(s.tasks.get('c')?.state).toBe('FAILURE');
     expect(calls[2]).toEqual({ what: 'failed', name: 't', queue: undefined, extra: ['TimeLimitExceeded', 1] });
   });

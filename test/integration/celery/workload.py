@@ -88,5 +88,14 @@ def workflow():
 WORKLOADS = {'basic': basic, 'sleepers': sleepers, 'retries': retries, 'periodic': periodic, 'to_queue': to_queue}
 WORKLOADS['workflow'] = workflow
 
+
+def hang():
+    """PULSE_COUNT (1) tasks that run past their hard time limit, and two plain successes."""
+    from pulseapp import hang as hang_task
+    return {'hang': [hang_task.delay(30).id for _ in range(int(os.environ.get('PULSE_COUNT', '1')))], 'ok': [ok.delay(i, i).id for i in range(2)]}
+
+
+WORKLOADS['hang'] = hang
+
 if __name__ == '__main__':
     print(json.dumps(WORKLOADS[sys.argv[1]]()))
