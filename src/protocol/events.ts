@@ -167,6 +167,20 @@ function optLabel(raw: Raw, key: string, memo: LabelMemo): string | undefined | 
   return memo.intern(v);
 }
 
+/**
+ * Celery 5.5+ sends a countdown/ETA task for a RabbitMQ quorum queue through native delayed
+ * delivery (kombu/transport/native_delayed_delivery.py calculate_routing_key): its task-sent names
+ * the routing key with the delay in front as 28 binary digits, `0.0.…1.0.celery`. The queue is what
+ * follows; left as it was, each distinct delay would be a queue label and a queue to poll.
+ */
+const DELAY_PREFIX = /^(?:[01]\.){28}/;
+const DELAY_PREFIX_LENGTH = 56;
+
+function withoutDelay(queue: string | undefined | null): string | undefined | null {
+  if (typeof queue !== 'string' || queue.length <= DELAY_PREFIX_LENGTH || !DELAY_PREFIX.test(queue)) return queue;
+  return queues.intern(queue.slice(DELAY_PREFIX_LENGTH));
+}
+
 function optNumber(raw: Raw, key: string): number | undefined | null {
   const v = raw[key];
   if (v === undefined || v === null) return undefined;
@@ -216,7 +230,7 @@ function normalizeTaskEvent(raw: Raw, type: TaskEventType, hostname: string, tim
   if (typeof uuid !== 'string' || uuid.length === 0 || uuid.length > MAX_FIELD_LENGTH) return 'wrong_field_type';
   const name = optLabel(raw, 'name', names);
   // task-sent puts the queue in `queue`; `routing_key` is the same under the default direct exchange.
-  const queue = optLabel(raw, 'queue', queues) ?? optLabel(raw, 'routing_key', queues);
+  const queue = withoutDelay(optLabel(raw, 'queue', queues) ?? optLabel(raw, 'routing_key', queues));
   const retries = optNumber(raw, 'retries');
   const clock = optNumber(raw, 'clock');
   const runtime = optNumber(raw, 'runtime');

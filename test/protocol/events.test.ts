@@ -16,6 +16,17 @@ describe('normalizeEvent', () => {
     expect(normalizeEvent({ ...base, routing_key: 'rk' })).toMatchObject({ queue: 'rk' });
   });
 
+  it('takes the queue of a task sent through native delayed delivery from behind its 28 delay digits', () => {
+    const base = { hostname: 'gen1@vm', uuid: 'u', name: 't', timestamp: 1, type: 'task-sent' };
+    // As Celery 5.6.3 sent it for countdown=60 to the quorum queue `celery` (60 = 0b111100).
+    const sixty = '0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.1.1.1.0.0.celery';
+    expect(normalizeEvent({ ...base, queue: sixty })).toMatchObject({ queue: 'celery' });
+    expect(normalizeEvent({ ...base, queue: `${'1.'.repeat(28)}reports.daily` })).toMatchObject({ queue: 'reports.daily' });
+    // Fewer digits, or a digit other than 0/1, is an ordinary queue name.
+    expect(normalizeEvent({ ...base, queue: `${'0.'.repeat(27)}celery` })).toMatchObject({ queue: `${'0.'.repeat(27)}celery` });
+    expect(normalizeEvent({ ...base, queue: `2.${'0.'.repeat(27)}celery` })).toMatchObject({ queue: `2.${'0.'.repeat(27)}celery` });
+  });
+
   it('types worker heartbeats, with or without the optional counters', () => {
     expect(normalizeEvent({ hostname: 'w1@vm', freq: 2.0, active: 1, processed: 9, loadavg: [0.1, 0.2, 0.3], sw_ver: '5.2.6', timestamp: 5, type: 'worker-heartbeat' })).toMatchObject({
       kind: 'worker', freq: 2, active: 1, processed: 9, loadavg: [0.1, 0.2, 0.3],
