@@ -97,5 +97,15 @@ def hang():
 
 WORKLOADS['hang'] = hang
 
+
+def countdown():
+    """PULSE_COUNT (3) pulse.ok tasks due in PULSE_COUNTDOWN (60) seconds, and one due now."""
+    delay = float(os.environ.get('PULSE_COUNTDOWN', '60'))
+    later = [ok.apply_async((i, i), countdown=delay).id for i in range(int(os.environ.get('PULSE_COUNT', '3')))]
+    return {'later': later, 'now': [ok.delay(0, 0).id]}
+
+
+WORKLOADS['countdown'] = countdown
+
 if __name__ == '__main__':
     print(json.dumps(WORKLOADS[sys.argv[1]]()))
