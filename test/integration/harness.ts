@@ -1,5 +1,6 @@
-// Real parts for integration tests: redis-server, Celery workers (Debian's python3-celery) and the
-// built daemon, each started on loopback on a free port and stopped by the test that started it.
+// Real parts for integration tests: redis-server, rabbitmq-server, Celery workers (Debian's
+// python3-celery, or current Celery from .ci/celery.sh's venv) and the built daemon, each started on
+// loopback on a free port and stopped by the test that started it.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,8 +13,26 @@ import type { Certificates } from './certificates.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CELERY_DIR = join(ROOT, 'test', 'integration', 'celery');
-/** Debian's interpreter, which has python3-celery; a pyenv `python3` on PATH would not. */
+/**
+ * The interpreter whose Celery the workers run: Debian's (python3-celery; a pyenv `python3` on PATH
+ * would not have it) unless CELERY_PULSE_TEST_PYTHON names another, as the integration-celery-current
+ * project does (vitest.config.ts).
+ */
 export const PYTHON = process.env['CELERY_PULSE_TEST_PYTHON'] ?? '/usr/bin/python3';
+
+/** `celery X kombu Y` as PYTHON imports them; throws, naming the interpreter, when it cannot. */
+export function celeryVersions(python = PYTHON): string {
+  const r = spawnSync(python, [join(CELERY_DIR, 'worker.py'), '--print-versions'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${python} cannot import Celery and kombu: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
+  return r.stdout.trim();
+}
+
+/** The Celery minor PYTHON runs, e.g. [5, 6]: for behaviour that only newer Celery has. */
+export function celeryMinor(python = PYTHON): [number, number] {
+  const m = /^celery (\d+)\.(\d+)/.exec(celeryVersions(python));
+  if (!m) throw new Error(`unexpected version line from ${python}`);
+  return [Number(m[1]), Number(m[2])];
+}
 /** The built daemon; CELERY_PULSE_DAEMON points tests at another build (each developer's own outDir). */
 export const DAEMON = process.env['CELERY_PULSE_DAEMON'] ?? join(ROOT, 'dist', 'cli.js');
 
@@ -149,8 +168,10 @@ export function celeryHostname(name: string): string {
 }
 
 export async function startWorker(options: WorkerOptions): Promise<CeleryWorker> {
+  // celery/worker.py, not `celery worker`: current Celery's command line needs packages the test
+  // venv does not hold (see that file); the flags mean the same.
   const args = [
-    '-m', 'celery', '-A', 'pulseapp', 'worker',
+    join(CELERY_DIR, 'worker.py'),
     '-n', options.name,
     '-P', options.pool ?? 'prefork',
     '-c', String(options.concurrency ?? 2),
