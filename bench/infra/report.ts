@@ -1,4 +1,4 @@
-// The results table, in Markdown so that it can go into the README as printed.
+// The results table, in Markdown so that it can go into bench/README.md and the README as printed.
 import type { MemoryPoint } from '../phases/memory.js';
 import type { BrokerReport } from '../phases/suite.js';
 import { flatness } from '../phases/restarts.js';

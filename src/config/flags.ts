@@ -269,7 +269,7 @@ export const FLAGS: readonly FlagDef[] = [
   {
     name: 'max-tracked-tasks',
     value: 'N',
-    // ~0.42 KB of heap and 184 bytes of slab each (README "Benchmarks"): 50k keep RSS near
+    // ~0.42 KB of heap and 184 bytes of slab each (bench/README.md): 50k keep RSS near
     // 137-150 MB, inside the manifests' 256Mi limit, and hold tens of seconds of finished tasks
     // at thousands a second.
     default: '50000',

@@ -1,3 +1,5 @@
+import type { TaskEvent } from '../protocol/events.js';
+import { isRejectFailure } from '../state/machine.js';
 import type { LostReason } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { AttemptOutcome, Report } from './findings.js';
@@ -25,8 +27,8 @@ export class HiddenRetryDetector extends IgnoringObserver {
     this.outcome(task, 'succeeded');
   }
 
-  override taskFailed(task: TaskRecord): void {
-    this.outcome(task, 'failed');
+  override taskFailed(task: TaskRecord, _event: TaskEvent, exception: string): void {
+    this.outcome(task, isRejectFailure(exception) ? 'rejected' : 'failed');
   }
 
   override taskRejected(task: TaskRecord): void {

@@ -86,9 +86,9 @@ class DetectorObserver implements TaskObserver {
     this.stalled.taskSucceeded(task, event, runtime);
   }
 
-  taskFailed(task: TaskRecord): void {
+  taskFailed(task: TaskRecord, event: TaskEvent, exception: string): void {
     this.lost.taskFailed(task);
-    this.retries.taskFailed(task);
+    this.retries.taskFailed(task, event, exception);
   }
 
   taskRetried(): void {}

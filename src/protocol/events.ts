@@ -188,6 +188,20 @@ function optLabel(raw: Raw, key: string, memo: LabelMemo): string | undefined | 
   return memo.intern(v);
 }
 
+/**
+ * Celery 5.5+ sends a countdown/ETA task for a RabbitMQ quorum queue through native delayed
+ * delivery (kombu/transport/native_delayed_delivery.py calculate_routing_key): its task-sent names
+ * the routing key with the delay in front as 28 binary digits, `0.0.…1.0.celery`. The queue is what
+ * follows; left as it was, each distinct delay would be a queue label and a queue to poll.
+ */
+const DELAY_PREFIX = /^(?:[01]\.){28}/;
+const DELAY_PREFIX_LENGTH = 56;
+
+function withoutDelay(queue: string | undefined | null): string | undefined | null {
+  if (typeof queue !== 'string' || queue.length <= DELAY_PREFIX_LENGTH || !DELAY_PREFIX.test(queue)) return queue;
+  return queues.intern(queue.slice(DELAY_PREFIX_LENGTH));
+}
+
 function optNumber(raw: Raw, key: string): number | undefined | null {
   const v = raw[key];
   if (v === undefined || v === null) return undefined;
@@ -237,7 +251,7 @@ function normalizeTaskEvent(raw: Raw, type: TaskEventType, hostname: string, tim
   if (typeof uuid !== 'string' || uuid.length === 0 || uuid.length > MAX_FIELD_LENGTH) return 'wrong_field_type';
   const name = optLabel(raw, 'name', names);
   // task-sent puts the queue in `queue`; `routing_key` is the same under the default direct exchange.
-  const queue = optLabel(raw, 'queue', queues) ?? optLabel(raw, 'routing_key', queues);
+  const queue = withoutDelay(optLabel(raw, 'queue', queues) ?? optLabel(raw, 'routing_key', queues));
   const retries = optNumber(raw, 'retries');
   const clock = optNumber(raw, 'clock');
   const runtime = optNumber(raw, 'runtime');
@@ -313,8 +327,17 @@ function normalizeWorkerEvent(raw: Raw, type: WorkerEventType, hostname: string,
  * The exception class name from Celery's repr string: `ValueError('boom')` -> `ValueError`,
  * `module.CustomError("x")` -> `module.CustomError`. Anything unparseable becomes `unknown`.
  */
-export function exceptionClass(repr: string | undefined): string {
+export function exceptionClass(repr: string | undefined, traceback?: string): string {
   if (repr === undefined) return 'unknown';
   const m = /^\s*([A-Za-z_][\w.]{0,127})\s*(?:\(|:|$)/.exec(repr);
-  return m?.[1] === undefined ? 'unknown' : labelSafe(m[1]);
+  const name = m?.[1] ?? 'unknown';
+  // A failure the pool reports rather than the task (a hard time limit; any failure in Celery
+  // 5.2's threads pool) carries billiard's wrapper, whose repr is an empty `ExceptionWithTraceback()`.
+  // The class is on the traceback's last line, module-qualified as Python prints it
+  // (`billiard.exceptions.TimeLimitExceeded: ...`): without the module, as a repr gives it.
+  if (name === 'ExceptionWithTraceback' && traceback !== undefined) {
+    const last = /(?:^|\n)(?:[A-Za-z_]\w*\.){0,16}([A-Za-z_]\w{0,127})(?::[^\n]*)?\s*$/.exec(traceback);
+    if (last?.[1] !== undefined) return labelSafe(last[1]);
+  }
+  return name === 'unknown' ? name : labelSafe(name);
 }

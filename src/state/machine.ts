@@ -9,6 +9,16 @@ import { queueTimesOf } from './queue-times.js';
 import { logCode, logIfNew } from './task-record.js';
 import type { WorkerRegistryOptions } from './workers.js';
 
+/**
+ * Celery 5.7 (celery#10369, worker/request.py on_failure) announces a task that raised
+ * Reject(requeue=False) with a task-failed carrying the Reject, then sends its task-rejected; 5.6
+ * and earlier send the task-rejected alone. Each event is counted as it comes, but the attempt's
+ * outcome is the rejection on every Celery, so the attempts histogram and spans agree across versions.
+ */
+export function isRejectFailure(exception: string): boolean {
+  return exception === 'Reject' || exception === 'celery.exceptions.Reject';
+}
+
 /** Label value for a task whose name never arrived (its task-received was before we started). */
 export const UNKNOWN_TASK_NAME = 'unknown';
 /** Worker of an earlier start we did not see (its task-started came before the task was named). */
@@ -192,16 +202,17 @@ export class CeleryState {
       }
       case 'task-failed': {
         const runtime = this.attemptRuntime(task, ts);
+        const exception = exceptionClass(event.exception, event.traceback);
         task.worker = event.hostname;
-        this.setState(task, 'FAILURE', ts);
-        o.taskFailed(task, event, exceptionClass(event.exception), runtime);
+        this.setState(task, isRejectFailure(exception) ? 'REJECTED' : 'FAILURE', ts);
+        o.taskFailed(task, event, exception, runtime);
         return;
       }
       case 'task-retried': {
         const runtime = this.attemptRuntime(task, ts);
         task.retriedAt = ts;
         this.setState(task, 'RETRY', ts);
-        o.taskRetried(task, event, exceptionClass(event.exception), runtime);
+        o.taskRetried(task, event, exceptionClass(event.exception, event.traceback), runtime);
         return;
       }
       case 'task-rejected':

@@ -1,6 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import type { TaskEvent } from '../protocol/events.js';
+import { isRejectFailure } from '../state/machine.js';
 import type { LostReason, TaskObserver } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { ExemplarSource } from '../metrics/exemplars.js';
@@ -140,10 +141,13 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     this.finish(task, event, runtime, { state: 'SUCCESS', error: undefined });
   }
 
-  taskFailed(task: TaskRecord, event: TaskEvent, _exception: string, runtime: number | undefined): void {
+  taskFailed(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
+    // Celery 5.7's task-failed for Reject(requeue=False) ends the attempt as the rejection it is;
+    // the task-rejected after it finds the span closed.
+    const rejected = isRejectFailure(exception);
     this.finish(task, event, runtime, {
-      state: 'FAILURE',
-      error: event.exception ?? 'failed',
+      state: rejected ? 'REJECTED' : 'FAILURE',
+      error: rejected ? 'rejected' : (event.exception ?? 'failed'),
       exception: { repr: event.exception, traceback: event.traceback },
     });
   }

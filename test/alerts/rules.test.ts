@@ -133,10 +133,10 @@ describe('alert rules', () => {
     }
   });
 
-  it('every parameter is documented in the README', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  it('every parameter is documented in docs/dashboards-and-alerts.md', () => {
+    const page = readFileSync(join(ROOT, 'docs', 'dashboards-and-alerts.md'), 'utf8');
     for (const [name, p] of Object.entries(loadSource().parameters)) {
-      expect(readme, name).toContain(`| \`${name}\` | \`${p.default}\` |`);
+      expect(page, name).toContain(`| \`${name}\` | \`${p.default}\` |`);
     }
   });
 });

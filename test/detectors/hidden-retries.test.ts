@@ -33,6 +33,23 @@ describe('hidden retries', () => {
     expect(h.of('attempts').map((f) => [f.outcome, f.attempts])).toEqual([['succeeded', 2]]);
   });
 
+  it('counts a Reject(requeue=False) once as rejected, from Celery 5.6 (task-rejected) and 5.7 (task-failed, then task-rejected)', () => {
+    const h = harness();
+    const reject = { name: 'app.reject', retries: 0 };
+    h.feed(task('task-received', 'v56', 100, reject), task('task-started', 'v56', 100.1), task('task-rejected', 'v56', 100.2, { requeue: false }));
+    h.feed(
+      task('task-received', 'v57', 101, reject),
+      task('task-started', 'v57', 101.1),
+      task('task-failed', 'v57', 101.2, { exception: "Reject('rejected on purpose', False)" }),
+      task('task-rejected', 'v57', 101.21, { requeue: false }),
+    );
+    expect(h.of('attempts').map((f) => [f.outcome, f.attempts])).toEqual([
+      ['rejected', 1],
+      ['rejected', 1],
+    ]);
+    expect(h.state.tasks.get('v57')?.state).toBe('REJECTED');
+  });
+
   it('does not count tasks that never started (revoked or expired in the queue)', () => {
     const h = harness();
     h.feed(task('task-sent', 'a', 100, { ...flaky, hostname: 'gen1@vm' }), task('task-revoked', 'a', 101, { expired: true }));

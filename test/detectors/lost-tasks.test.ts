@@ -18,6 +18,32 @@ function deadWorker(): ReturnType<typeof harness> {
 }
 
 describe('lost tasks', () => {
+  // Celery 5.5+ soft shutdown, as a 5.6.3 worker with acks_late sends it: the running task is
+  // cancelled (its message left unacked for redelivery), then worker-offline; another worker runs it.
+  it('does not count the tasks a worker cancels on soft shutdown lost, nor their redelivery a duplicate', () => {
+    const h = harness();
+    h.feed(
+      worker('worker-online', 'w1@vm', 100),
+      task('task-received', 'a', 100.1, { ...add, retries: 0 }),
+      task('task-started', 'a', 100.2),
+      task('task-received', 'b', 100.3, { ...add, retries: 0 }),
+      worker('worker-heartbeat', 'w1@vm', 101),
+      task('task-cancelled', 'a', 102.2),
+      worker('worker-offline', 'w1@vm', 102.3),
+    );
+    for (let t = 103; t <= 120; t++) h.state.tick(t);
+    expect(h.of('task-lost')).toEqual([]);
+    h.feed(
+      worker('worker-online', 'w2@vm', 121),
+      task('task-received', 'a', 121.1, { ...add, retries: 0, hostname: 'w2@vm' }),
+      task('task-started', 'a', 121.2, { hostname: 'w2@vm' }),
+      task('task-succeeded', 'a', 129.2, { hostname: 'w2@vm', runtime: 8 }),
+    );
+    expect(h.of('duplicate-execution')).toEqual([]);
+    expect(h.of('attempts').map((f) => [f.outcome, f.attempts])).toEqual([['succeeded', 1]]);
+    expect(h.state.tasks.get('b')?.state).toBe('PENDING');
+  });
+
   it('declares the received and started tasks of a worker silent past its timeout lost, once', () => {
     const h = deadWorker();
     h.state.tick(104.9);

@@ -22,7 +22,7 @@ describe('AgedMap', () => {
   });
 
   // Behaviour only: that finding the oldest does not scan deleted entries is a speed, measured by
-  // the benchmark's sidecar phase (README "Benchmarks"), not timed here.
+  // the benchmark's sidecar phase (bench/README.md), not timed here.
   it('drops the right oldest entry after many deletions', () => {
     const m = new AgedMap<number>(2);
     for (let i = 0; i < 100_000; i++) m.set(`k${i}`, i, i);

@@ -69,6 +69,24 @@ describe('RabbitMQ events and queues with a real Celery worker', () => {
     expect(m.value('celery_worker_up', { hostname: host() })).toBe(1);
   });
 
+  // RabbitMQ 4.3 refuses transient non-exclusive queues: the event queue must stay exclusive.
+  it('consumes events from an exclusive, transient queue of its own', async () => {
+    type Consumer = { queue: { name: string }; channel_details: { connection_name: string } };
+    type Connection = { name: string; client_properties: { connection_name?: string } };
+    type Queue = { exclusive: boolean; durable: boolean; auto_delete: boolean };
+    // The management API lists connections and consumers from statistics it gathers every 5 s.
+    const eventQueues = await waitFor("the daemon's consumer in the management API", async () => {
+      const connections = (await rabbit.api('GET', '/api/connections')) as Connection[];
+      const ours = new Set(connections.filter((c) => c.client_properties.connection_name === 'celery-pulse-events').map((c) => c.name));
+      const consumers = (await rabbit.api('GET', '/api/consumers')) as Consumer[];
+      const found = consumers.filter((c) => ours.has(c.channel_details.connection_name) && c.queue.name.startsWith('celeryev.')).map((c) => c.queue.name);
+      return found.length > 0 ? found : undefined;
+    }, 15_000, 500);
+    expect(eventQueues).toHaveLength(1);
+    const queue = (await rabbit.api('GET', `/api/queues/%2F/${encodeURIComponent(eventQueues[0]!)}`)) as Queue;
+    expect({ exclusive: queue.exclusive, durable: queue.durable, auto_delete: queue.auto_delete }).toEqual({ exclusive: true, durable: false, auto_delete: true });
+  });
+
   it('reports ready messages and consumers of each queue, a missing queue as 0', async () => {
     const cur = await daemon.metrics();
     expect(cur.value('celery_queue_length', { queue_name: IDLE })).toBe(10);

@@ -98,7 +98,8 @@ describe('a Celery Beat that dies, with nothing declared', () => {
     expect(activeAt - last).toBeGreaterThan(bound);
     expect(activeAt - last).toBeLessThan(bound + EVALUATION + 2);
     expect(alert.labels).toEqual({ alertname: ALERT, severity: 'critical', job: 'celery-pulse', name: 'pulse.tick' });
-    expect(alert.annotations['summary']).toBe('Periodic task pulse.tick stopped arriving.');
+    expect(alert.annotations['summary']).toBe('A periodic Celery task stopped arriving.');
+    expect(alert.annotations['description']).toMatch(/^pulse\.tick \(celery-pulse\) arrived like clockwork/);
     // The bursty task stays quiet, and the cadence and last arrival stay as they were.
     expect((await prom.alerts()).filter((a) => a.labels['alertname'] === ALERT).map((a) => a.labels['name'])).toEqual(['pulse.tick']);
     const after = await daemon.metrics();

@@ -79,7 +79,7 @@ describe('benchmark smoke run against a real redis-server', () => {
     expect(point.trackedTasks).toBe(20_000);
     // A leak-catching bound, not the 150 MB target (which `npm run bench` measures with 10M ids):
     // an unbounded table would pass 200k records and keep growing; V8's heap alone settles near 300 MB
-    // under this churn (see README "Benchmarks").
+    // under this churn (see bench/README.md).
     expect(point.rssMb).toBeLessThan(450);
     expect(report.errors).toEqual([]);
   });

@@ -6,6 +6,20 @@ import { Proc, sleep, waitFor } from './processes.js';
 import type { DaemonProc } from './daemon.js';
 import type { Metrics } from './metrics-text.js';
 
+/** `celery X kombu Y` as PYTHON imports them; throws, naming the interpreter, when it cannot. */
+export function celeryVersions(python = PYTHON): string {
+  const r = spawnSync(python, [join(CELERY_DIR, 'worker.py'), '--print-versions'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${python} cannot import Celery and kombu: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
+  return r.stdout.trim();
+}
+
+/** The Celery minor PYTHON runs, e.g. [5, 6]: for behaviour that only newer Celery has. */
+export function celeryMinor(python = PYTHON): [number, number] {
+  const m = /^celery (\d+)\.(\d+)/.exec(celeryVersions(python));
+  if (!m) throw new Error(`unexpected version line from ${python}`);
+  return [Number(m[1]), Number(m[2])];
+}
+
 export interface WorkerOptions {
   readonly broker: string;
   /** Celery node name, e.g. `w1@%h`. */
@@ -33,8 +47,10 @@ export function celeryHostname(name: string): string {
 }
 
 export async function startWorker(options: WorkerOptions): Promise<CeleryWorker> {
+  // celery/worker.py, not `celery worker`: current Celery's command line needs packages the test
+  // venv does not hold (see that file); the flags mean the same.
   const args = [
-    '-m', 'celery', '-A', 'pulseapp', 'worker',
+    join(CELERY_DIR, 'worker.py'),
     '-n', options.name,
     '-P', options.pool ?? 'prefork',
     '-c', String(options.concurrency ?? 2),

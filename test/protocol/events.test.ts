@@ -16,6 +16,17 @@ describe('normalizeEvent', () => {
     expect(normalizeEvent({ ...base, routing_key: 'rk' })).toMatchObject({ queue: 'rk' });
   });
 
+  it('takes the queue of a task sent through native delayed delivery from behind its 28 delay digits', () => {
+    const base = { hostname: 'gen1@vm', uuid: 'u', name: 't', timestamp: 1, type: 'task-sent' };
+    // As Celery 5.6.3 sent it for countdown=60 to the quorum queue `celery` (60 = 0b111100).
+    const sixty = '0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.1.1.1.0.0.celery';
+    expect(normalizeEvent({ ...base, queue: sixty })).toMatchObject({ queue: 'celery' });
+    expect(normalizeEvent({ ...base, queue: `${'1.'.repeat(28)}reports.daily` })).toMatchObject({ queue: 'reports.daily' });
+    // Fewer digits, or a digit other than 0/1, is an ordinary queue name.
+    expect(normalizeEvent({ ...base, queue: `${'0.'.repeat(27)}celery` })).toMatchObject({ queue: `${'0.'.repeat(27)}celery` });
+    expect(normalizeEvent({ ...base, queue: `2.${'0.'.repeat(27)}celery` })).toMatchObject({ queue: `2.${'0.'.repeat(27)}celery` });
+  });
+
   it('types worker heartbeats, with or without the optional counters', () => {
     expect(normalizeEvent({ hostname: 'w1@vm', freq: 2.0, active: 1, processed: 9, loadavg: [0.1, 0.2, 0.3], sw_ver: '5.2.6', timestamp: 5, type: 'worker-heartbeat' })).toMatchObject({
       kind: 'worker', freq: 2, active: 1, processed: 9, loadavg: [0.1, 0.2, 0.3],
@@ -54,6 +65,16 @@ describe('exceptionClass', () => {
     [undefined, 'unknown'],
   ])('%s -> %s', (repr, cls) => {
     expect(exceptionClass(repr)).toBe(cls);
+  });
+
+  it("reads the class off the traceback when the pool sends billiard's empty wrapper (hard time limit; Celery 5.2's threads pool)", () => {
+    const traceback = 'Traceback (most recent call last):\n  File "pulseapp.py", line 50, in fail_value\n    raise ValueError(msg)\nValueError: boom\n';
+    expect(exceptionClass('ExceptionWithTraceback()', traceback)).toBe('ValueError');
+    expect(exceptionClass('ExceptionWithTraceback()', 'Traceback (most recent call last):\nKeyError\n')).toBe('KeyError');
+    const limit = 'Traceback (most recent call last):\n  File "billiard/pool.py", line 683, in on_hard_timeout\n    raise TimeLimitExceeded(job._timeout)\nbilliard.exceptions.TimeLimitExceeded: TimeLimitExceeded(1,)\n';
+    expect(exceptionClass('ExceptionWithTraceback()', limit)).toBe('TimeLimitExceeded');
+    expect(exceptionClass('ExceptionWithTraceback()', undefined)).toBe('ExceptionWithTraceback');
+    expect(exceptionClass("ValueError('boom')", 'Traceback ...\nKeyError: other\n')).toBe('ValueError');
   });
 });
 

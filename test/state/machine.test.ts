@@ -176,6 +176,32 @@ describe('CeleryState', () => {
     s.apply(task('task-rejected', 'b', 2, { requeue: false }), 2);
     expect(s.tasks.get('b')?.state).toBe('REJECTED');
   });
+
+  // Celery 5.7 (celery#10369) sends task-failed carrying the Reject before task-rejected.
+  it('passes on both events of a Celery 5.7 Reject(requeue=False) and ends the task rejected, as 5.6 does', () => {
+    const { observer, calls } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    s.apply(task('task-received', 'b', 1, { name: 't' }), 1);
+    s.apply(task('task-started', 'b', 1.5), 1.5);
+    s.apply(task('task-failed', 'b', 2, { exception: "Reject('rejected on purpose', False)" }), 2);
+    expect(s.tasks.get('b')?.state).toBe('REJECTED');
+    s.apply(task('task-rejected', 'b', 2.01, { requeue: false }), 2.01);
+    expect(s.tasks.get('b')?.state).toBe('REJECTED');
+    expect(calls.map((c) => c.what)).toEqual(['received', 'started', 'failed', 'rejected']);
+    expect(calls[2]?.extra).toEqual(['Reject', 0.5]);
+  });
+
+  it('ends a task that hit its hard time limit failed with TimeLimitExceeded', () => {
+    const { observer, calls } = recorder();
+    const s = new CeleryState(observer, OPTIONS);
+    s.apply(task('task-received', 'c', 1, { name: 't' }), 1);
+    s.apply(task('task-started', 'c', 1.5), 1.5);
+    // As Celery 5.6.3's prefork pool sends it: billiard's empty wrapper, the class in the traceback.
+    const traceback = 'Traceback (most recent call last):\n    raise TimeLimitExceeded(job._timeout)\nbilliard.exceptions.TimeLimitExceeded: TimeLimitExceeded(1,)\n';
+    s.apply(task('task-failed', 'c', 2.5, { exception: 'ExceptionWithTraceback()', traceback }), 2.5);
+    expect(s.tasks.get('c')?.state).toBe('FAILURE');
+    expect(calls[2]).toEqual({ what: 'failed', name: 't', queue: undefined, extra: ['TimeLimitExceeded', 1] });
+  });
 });
 
 describe('TaskTable bounds', () => {

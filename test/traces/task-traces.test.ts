@@ -299,6 +299,23 @@ describe('TaskTraces: spans from task events', () => {
     expect(seconds(rejected.startTime)).toBeCloseTo(T0 + 0.1, 6);
   });
 
+  it("ends a Celery 5.7 rejection (task-failed carrying the Reject, then task-rejected) as one rejected span", async () => {
+    const { apply, spans } = setup();
+    const J = '77777777-7777-4777-8777-777777777777';
+    apply(
+      ev('task-received', J, T0, { name: 'pulse.reject', rootId: J }),
+      ev('task-started', J, T0 + 0.1),
+      ev('task-failed', J, T0 + 0.2, { exception: "Reject('rejected on purpose', False)" }),
+      ev('task-rejected', J, T0 + 0.21, { requeue: false }),
+    );
+    const all = await spans();
+    expect(all.filter((s) => s.name === 'process pulse.reject')).toHaveLength(1);
+    const rejected = one(all, 'process pulse.reject');
+    expect(rejected.status).toEqual({ code: SpanStatusCode.ERROR, message: 'rejected' });
+    expect(rejected.attributes).toMatchObject({ 'celery.state': 'REJECTED' });
+    expect(seconds(rejected.endTime)).toBeCloseTo(T0 + 0.2, 6);
+  });
+
   it('ends a lost task\'s span at once, and ignores its outcome if that arrives later', async () => {
     const { apply, spans, state, traces } = setup();
     const L = '77777777-7777-4777-8777-777777777777';

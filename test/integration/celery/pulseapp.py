@@ -31,6 +31,21 @@ app.conf.update(
     timezone='UTC',
 )
 
+if os.environ.get('PULSE_QUEUE_TYPE') == 'quorum':
+    # Celery 5.5+ on RabbitMQ: task queues declared as quorum queues; countdown/ETA tasks then go
+    # through the native delayed delivery queues (celery_delayed_0..27) instead of the worker's memory.
+    app.conf.task_default_queue_type = 'quorum'
+    # Native delayed delivery routes by topic: with the default direct exchange Celery logs a
+    # warning and keeps ETA tasks in the worker's memory instead.
+    app.conf.task_default_exchange_type = 'topic'
+    app.conf.task_create_missing_queue_type = 'quorum'
+    app.conf.broker_transport_options = {**transport_options, 'confirm_publish': True}
+
+if os.environ.get('PULSE_SOFT_SHUTDOWN_TIMEOUT'):
+    # Celery 5.5+: on a cold shutdown, running tasks get this long to finish before they are
+    # cancelled (task-cancelled) and, with acks_late, left unacked for the broker to redeliver.
+    app.conf.worker_soft_shutdown_timeout = float(os.environ['PULSE_SOFT_SHUTDOWN_TIMEOUT'])
+
 if os.environ.get('PULSE_SSL_CA'):
     # rediss:// with a private CA and a client certificate (mutual TLS).
     import ssl
@@ -81,6 +96,13 @@ def reject():
 
 @app.task(name='pulse.sleep')
 def sleep(seconds=1.0):
+    time.sleep(seconds)
+    return seconds
+
+
+@app.task(name='pulse.hang', time_limit=1)
+def hang(seconds=30.0):
+    """Runs past its 1 s hard time limit: the prefork pool kills the child, task-failed(TimeLimitExceeded)."""
     time.sleep(seconds)
     return seconds
 

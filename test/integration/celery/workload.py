@@ -88,5 +88,24 @@ def workflow():
 WORKLOADS = {'basic': basic, 'sleepers': sleepers, 'retries': retries, 'periodic': periodic, 'to_queue': to_queue}
 WORKLOADS['workflow'] = workflow
 
+
+def hang():
+    """PULSE_COUNT (1) tasks that run past their hard time limit, and two plain successes."""
+    from pulseapp import hang as hang_task
+    return {'hang': [hang_task.delay(30).id for _ in range(int(os.environ.get('PULSE_COUNT', '1')))], 'ok': [ok.delay(i, i).id for i in range(2)]}
+
+
+WORKLOADS['hang'] = hang
+
+
+def countdown():
+    """PULSE_COUNT (3) pulse.ok tasks due in PULSE_COUNTDOWN (60) seconds, and one due now."""
+    delay = float(os.environ.get('PULSE_COUNTDOWN', '60'))
+    later = [ok.apply_async((i, i), countdown=delay).id for i in range(int(os.environ.get('PULSE_COUNT', '3')))]
+    return {'later': later, 'now': [ok.delay(0, 0).id]}
+
+
+WORKLOADS['countdown'] = countdown
+
 if __name__ == '__main__':
     print(json.dumps(WORKLOADS[sys.argv[1]]()))
