@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkerEvent } from '../../src/protocol/events.js';
 import { CeleryState, UNKNOWN_TASK_NAME } from '../../src/state/machine.js';
 import type { CeleryStateOptions } from '../../src/state/machine.js';
 import type { TaskObserver } from '../../src/state/observer.js';
@@ -38,10 +37,6 @@ const OPTIONS: CeleryStateOptions = {
   forgetAfter: 3600,
 };
 
-
-function heartbeat(hostname: string, timestamp: number, extra: Partial<WorkerEvent> = {}): WorkerEvent {
-  return { kind: 'worker', type: 'worker-heartbeat', hostname, timestamp, freq: 2, active: 0, processed: 0, loadavg: undefined, swVer: undefined, ...extra };
-}
 
 describe('CeleryState', () => {
   it('labels uuid-only events with the name and queue seen earlier', () => {
@@ -233,36 +228,5 @@ describe('TaskTable bounds', () => {
     s.tick(101);
     expect(s.tasks.get('open')).toBeUndefined();
     expect(s.tasks.evictions.age).toBe(2);
-  });
-});
-
-describe('WorkerRegistry', () => {
-  it('is up while heartbeats arrive within freq x factor, down after, and down at once on worker-offline', () => {
-    const { observer } = recorder();
-    const s = new CeleryState(observer, OPTIONS);
-    s.apply(heartbeat('w1@vm', 100, { active: 3 }), 100);
-    const w = s.workers.get('w1@vm')!;
-    expect(s.workers.isUp(w, 103.9)).toBe(true);
-    expect(s.workers.isUp(w, 104.1)).toBe(false);
-    expect(w.active).toBe(3);
-    // A heartbeat sent in reply to a pidbox broadcast has no `active`: keep the last known.
-    s.apply(heartbeat('w1@vm', 105, { active: undefined, freq: 5 }), 105);
-    expect(w.active).toBe(3);
-    // ...and its made-up freq=5 is ignored: the worker still beats every 2 s (workers.ts).
-    expect(w.freq).toBe(2);
-    expect(s.workers.isUp(w, 108.9)).toBe(true);
-    expect(s.workers.isUp(w, 109.1)).toBe(false);
-    s.apply({ ...heartbeat('w1@vm', 106), type: 'worker-offline' }, 106);
-    expect(s.workers.isUp(w, 106)).toBe(false);
-  });
-
-  it('forgets a worker silent for longer than forgetAfter', () => {
-    const { observer } = recorder();
-    const s = new CeleryState(observer, { ...OPTIONS, forgetAfter: 60 });
-    s.apply(heartbeat('w1@vm', 0), 0);
-    s.tick(59);
-    expect(s.workers.size).toBe(1);
-    s.tick(61);
-    expect(s.workers.size).toBe(0);
   });
 });
