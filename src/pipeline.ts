@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig, Config } from './config/config.js';
 import type { RateLimitedLog } from './log.js';
+import { messagingSystemOf } from './brokers/registry.js';
 import { EventDecoder } from './protocol/decoder.js';
 import { CeleryState } from './state/machine.js';
 import { combineObservers } from './state/fan-out.js';
@@ -60,7 +61,7 @@ export function createMetrics(config: Config, version: string): Pick<PipelineSin
  */
 export function createBrokerPipeline(config: Config, broker: BrokerConfig, sinks: PipelineSinks): BrokerPipeline {
   const { metrics, detectorMetrics, logger } = sinks;
-  const spans = sinks.traces?.forBroker(broker.url.kind);
+  const spans = sinks.traces?.forBroker(messagingSystemOf(broker));
   const view = metrics.forBroker(broker.name, spans);
   // Queues seen in task-sent events join those named with --queues (--no-queue-metrics: none).
   const queues = config.queueMetrics

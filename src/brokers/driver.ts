@@ -8,6 +8,8 @@ import type { EventSource, SourceContext } from './source.js';
 
 /** One kind of broker: its event source and its queue-depth reader, built from the validated Config. */
 export interface BrokerDriver {
+  /** OpenTelemetry's `messaging.system` value for spans of this broker's tasks (semantic conventions 1.x). */
+  readonly messagingSystem: string;
   eventSource(broker: BrokerConfig, config: Config, ctx: SourceContext): EventSource;
   queueDepth(broker: BrokerConfig, config: Config, logger: Logger): QueueDepthSource;
 }

@@ -12,9 +12,6 @@ export const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name';
 export const ATTR_MESSAGING_MESSAGE_ID = 'messaging.message.id';
 export const ATTR_MESSAGING_CLIENT_ID = 'messaging.client.id';
 
-export const MESSAGING_SYSTEM_RABBITMQ = 'rabbitmq';
-/** Not in the registry of messaging systems: Redis as a Celery broker gets this documented custom value. */
-export const MESSAGING_SYSTEM_REDIS = 'redis';
 export const OPERATION_TYPE_SEND = 'send';
 export const OPERATION_TYPE_PROCESS = 'process';
 

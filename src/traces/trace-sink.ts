@@ -4,7 +4,6 @@ import type { OpenMetricsContentType, Registry } from 'prom-client';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { redactSecrets } from '../brokers/url.js';
 import { RateLimitedLog } from '../log.js';
-import { MESSAGING_SYSTEM_RABBITMQ, MESSAGING_SYSTEM_REDIS } from './semconv.js';
 import type { TraceConfig } from '../config/trace-settings.js';
 import { createTracePipeline } from './trace-pipeline.js';
 import type { SpanDropReason } from './trace-pipeline.js';
@@ -23,7 +22,8 @@ export interface TraceSinkOptions {
 
 export interface TraceSink {
   /** The observer (and exemplar source) of one broker's transitions. */
-  forBroker(kind: 'redis' | 'amqp'): TaskTraces;
+  /** `system`: OpenTelemetry's messaging.system of the broker (its driver's `messagingSystem`). */
+  forBroker(system: string): TaskTraces;
   /** Housekeeping, from the daemon's tick: ends attempts open past --traces-max-span-age. */
   sweep(now: number): void;
   /** Ends what is open, exports what is queued, within `timeoutMs`. */
@@ -63,12 +63,12 @@ export function startTraceSink(options: TraceSinkOptions): TraceSink {
     'exporting traces over OTLP/HTTP',
   );
   return {
-    forBroker(kind) {
+    forBroker(system) {
       const traces = new TaskTraces({
         tracer: pipeline.tracer,
         ids: pipeline.ids,
         keep: pipeline.keep,
-        system: kind === 'amqp' ? MESSAGING_SYSTEM_RABBITMQ : MESSAGING_SYSTEM_REDIS,
+        system,
         taskArgs: config.taskArgs,
         maxSpanAge: config.maxSpanAge,
         maxOpen: options.maxOpen,

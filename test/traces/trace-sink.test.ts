@@ -38,7 +38,7 @@ describe('startTraceSink', () => {
     const exporter = new KeepingExporter();
     const config = parseTraceConfig({ traces: true, otlpEndpoint: undefined, taskArgs: false, maxSpanAge: 3600 }, { OTEL_BSP_SCHEDULE_DELAY: '60000' });
     const sink = startTraceSink({ config, registry, logger: pino({ level: 'silent' }), version: 'test', maxOpen: 100, exporter });
-    const amqp = new CeleryState(sink.forBroker('amqp'), { maxTasks: 100, unfinishedTtl: 3600, finishedTtl: 600, pendingGrace: 5, heartbeatTimeoutFactor: 2, forgetAfter: 3600 });
+    const amqp = new CeleryState(sink.forBroker('rabbitmq'), { maxTasks: 100, unfinishedTtl: 3600, finishedTtl: 600, pendingGrace: 5, heartbeatTimeoutFactor: 2, forgetAfter: 3600 });
     amqp.apply(ev('task-received', T0), T0);
     amqp.apply(ev('task-started', T0 + 1), T0 + 1);
     const open = await serialize(registry, 'prometheus');
