@@ -4,9 +4,8 @@ import type { Report } from './findings.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
 import { Counter } from 'prom-client';
 import { counterCell } from '../metrics/fast-children.js';
-import { BoundedChildren, overflowCounter } from '../metrics/label-guard.js';
 import type { DetectorOutput } from './output.js';
-import { perBroker } from './output.js';
+import { boundedPerBroker } from './output.js';
 
 /**
  * The same task id started again with no retry in between: the broker redelivered a message
@@ -41,12 +40,7 @@ export const duplicateExecutionOutput: DetectorOutput = {
       labelNames: ['name', 'queue_name', ...b],
       registers,
     });
-    const guard = host.labelGuard(['name', 'queue_name']);
-    const of = perBroker(
-      (_broker, extra) =>
-        new BoundedChildren(guard, ([name, queue]) => counterCell(duplicates, { name: name!, queue_name: queue!, ...extra }), overflowCounter(host.labelOverflow, extra)),
-      options,
-    );
+    const of = boundedPerBroker({ host, options }, ['name', 'queue_name'], ([name, queue], extra) => counterCell(duplicates, { name: name!, queue_name: queue!, ...extra }));
     return {
       'duplicate-execution': (broker, f) => of(broker).get([f.name, f.queue ?? options.defaultQueueName], 'celery_task_duplicate_executions_total').inc(),
     };

@@ -7,9 +7,8 @@ import { IgnoringObserver } from '../state/ignoring-observer.js';
 import { ATTEMPTS_COUNTED } from './marks.js';
 import { Histogram } from 'prom-client';
 import { histogramCell } from '../metrics/fast-children.js';
-import { BoundedChildren, overflowCounter } from '../metrics/label-guard.js';
 import type { DetectorOutput } from './output.js';
-import { perBroker } from './output.js';
+import { boundedPerBroker } from './output.js';
 
 /**
  * How many attempts each task took before its final outcome, so "succeeded on the fifth try" is
@@ -63,12 +62,7 @@ export const hiddenRetryOutput: DetectorOutput = {
       buckets: ATTEMPT_BUCKETS,
       registers,
     });
-    const guard = host.labelGuard(['name', 'outcome']);
-    const of = perBroker(
-      (_broker, extra) =>
-        new BoundedChildren(guard, ([name, outcome]) => histogramCell(attempts, { name: name!, outcome: outcome!, ...extra }), overflowCounter(host.labelOverflow, extra)),
-      options,
-    );
+    const of = boundedPerBroker({ host, options }, ['name', 'outcome'], ([name, outcome], extra) => histogramCell(attempts, { name: name!, outcome: outcome!, ...extra }));
     return { attempts: (broker, f) => of(broker).get([f.name, f.outcome], 'celery_task_attempts').observe(f.attempts) };
   },
 };

@@ -5,9 +5,8 @@ import { IgnoringObserver } from '../state/ignoring-observer.js';
 import { LATE_REPORT_SEEN } from './marks.js';
 import { Counter } from 'prom-client';
 import { counterCell } from '../metrics/fast-children.js';
-import { BoundedChildren, overflowCounter } from '../metrics/label-guard.js';
 import type { DetectorOutput } from './output.js';
-import { perBroker } from './output.js';
+import { boundedPerBroker } from './output.js';
 
 /**
  * Tasks the state machine declared lost (their worker died with them received or started, or
@@ -49,12 +48,8 @@ export const lostTaskOutput: DetectorOutput = {
       labelNames: ['name', 'queue_name', 'reason', ...b],
       registers,
     });
-    // Task names come from the wire: the same --max-label-values caps as the task counters.
-    const guard = host.labelGuard(['name', 'queue_name', 'reason']);
-    const of = perBroker(
-      (_broker, extra) =>
-        new BoundedChildren(guard, ([name, queue, reason]) => counterCell(lost, { name: name!, queue_name: queue!, reason: reason!, ...extra }), overflowCounter(host.labelOverflow, extra)),
-      options,
+    const of = boundedPerBroker({ host, options }, ['name', 'queue_name', 'reason'], ([name, queue, reason], extra) =>
+      counterCell(lost, { name: name!, queue_name: queue!, reason: reason!, ...extra }),
     );
     return {
       'task-lost': (broker, f) => of(broker).get([f.name, f.queue ?? options.defaultQueueName, f.reason], 'celery_task_lost_total').inc(),

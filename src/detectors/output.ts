@@ -3,6 +3,7 @@ import type { OpenMetricsContentType, Registry } from 'prom-client';
 import type { RateLimitedLog } from '../log.js';
 import type { CeleryMetrics } from '../metrics/celery-metrics.js';
 import type { CeleryState } from '../state/machine.js';
+import { BoundedChildren, overflowCounter } from '../metrics/label-guard.js';
 import type { Finding } from './findings.js';
 
 // What each detector adds to /metrics and to the log, in the detector's own module (lost-tasks.ts,
@@ -71,13 +72,22 @@ export function outputContext<D>(host: MetricsHost, options: DetectorMetricsOpti
   };
 }
 
-/** Per-broker children of a family, made on the broker's first finding. */
-export function perBroker<T>(make: (broker: string, extra: Labels) => T, options: DetectorMetricsOptions): (broker: string) => T {
-  const made = new Map<string, T>();
+/**
+ * A family's children for one broker, made on the broker's first finding: label values from the
+ * wire are capped by the same --max-label-values guard as the task counters, the overflow counted.
+ */
+export function boundedPerBroker<T>(
+  { host, options }: Pick<OutputContext, 'host' | 'options'>,
+  labelNames: readonly string[],
+  cell: (values: readonly string[], extra: Labels) => T,
+): (broker: string) => BoundedChildren<T> {
+  const guard = host.labelGuard(labelNames);
+  const made = new Map<string, BoundedChildren<T>>();
   return (broker) => {
     let c = made.get(broker);
     if (c === undefined) {
-      c = make(broker, options.brokerLabel ? { broker } : {});
+      const extra: Labels = options.brokerLabel ? { broker } : {};
+      c = new BoundedChildren(guard, (values) => cell(values, extra), overflowCounter(host.labelOverflow, extra));
       made.set(broker, c);
     }
     return c;
