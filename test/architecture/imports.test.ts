@@ -54,6 +54,24 @@ describe('src/ imports', () => {
     expect(cyclesIn(graph).map((cycle) => cycle.map((f) => relative(SRC, f)).join(' -> '))).toEqual([]);
   });
 
+  it('flow one way: brokers and the protocol know nothing of state or sinks, the state nothing of brokers or sinks', () => {
+    // STYLE.md: broker frame -> decode -> state transition -> metric/span effects.
+    const forbidden: Record<string, readonly string[]> = {
+      brokers: ['state', 'metrics', 'traces', 'detectors', 'http', 'control'],
+      protocol: ['brokers', 'state', 'metrics', 'traces', 'detectors', 'http', 'control', 'config'],
+      state: ['brokers', 'metrics', 'traces', 'detectors', 'http', 'control', 'config'],
+    };
+    const crossings: string[] = [];
+    for (const file of sourceFiles(SRC)) {
+      const from = relative(SRC, file).split('/')[0]!;
+      for (const target of importsOf(file)) {
+        const to = relative(SRC, target).split('/')[0]!;
+        if (forbidden[from]?.includes(to)) crossings.push(`${relative(SRC, file)} -> ${relative(SRC, target)}`);
+      }
+    }
+    expect(crossings).toEqual([]);
+  });
+
   it('the walker reads type-only imports and re-exports', () => {
     const observer = importsOf(join(SRC, 'state/ignoring-observer.ts')).map((f) => relative(SRC, f));
     expect(observer).toContain('state/observer.ts');
