@@ -53,8 +53,9 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
           detectors.gaps.up(now);
           state.streamUp(now);
           control.connected();
-          inspection.connected();
+          // Seeding first: on Redis the replies of both share one connection, and held events wait for it.
           seeding.connected();
+          inspection.connected();
         },
         down: () => {
           const now = Date.now() / 1000;

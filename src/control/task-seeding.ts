@@ -78,13 +78,17 @@ export class TaskSeeding {
     this.state.holdUnnamed(this.clock() + 6 * timeout + 1);
     try {
       const limits = { timeoutMs: timeout * 1000, maxBytes: MAX_REPLY_BYTES };
-      const active = await inspectWorkers(this.source, 'active', { safe: true }, parseHeldTasks, limits);
-      // Workers that answered `active` are all there is to wait for.
-      const rest = { ...limits, maxReplies: active.size };
-      const reserved = active.size === 0 ? new Map<string, HeldTask[]>() : await inspectWorkers(this.source, 'reserved', {}, parseHeldTasks, rest);
-      const scheduled = active.size === 0 ? new Map<string, HeldTask[]>() : await inspectWorkers(this.source, 'scheduled', {}, parseHeldTasks, rest);
+      // Asked in the order a task moves through them (scheduled, reserved, active): one that moves
+      // on between two requests is seen by the later one, never missed by both.
+      const scheduled = await inspectWorkers(this.source, 'scheduled', {}, parseHeldTasks, limits);
+      // Workers that answered the first are all there is to wait for.
+      const rest = { ...limits, maxReplies: scheduled.size };
+      const none = new Map<string, HeldTask[]>();
+      const reserved = scheduled.size === 0 ? none : await inspectWorkers(this.source, 'reserved', {}, parseHeldTasks, rest);
+      const active = scheduled.size === 0 ? none : await inspectWorkers(this.source, 'active', { safe: true }, parseHeldTasks, rest);
       if (this.stopped) return;
       const counts: Record<SeedOutcome, number> = { seeded: 0, named: 0, known: 0, full: 0 };
+      // A state of its own that a later event moves on (seeding.ts); the latest answer is fed first.
       const workers = new Set<string>();
       const now = this.clock();
       const seen = new Set<string>();
@@ -93,7 +97,7 @@ export class TaskSeeding {
           if (this.options.counts !== undefined && !this.options.counts(worker)) continue;
           workers.add(worker);
           for (const task of held) {
-            // A task moves from reserved to active between two requests: the first answer (active) holds.
+            // Seen in two answers, it moved on between the requests: the latest state (active first) holds.
             if (task.name === undefined || seen.has(task.id)) continue;
             seen.add(task.id);
             counts[this.state.seed(toSeed(task, task.name, worker, state), now)]++;

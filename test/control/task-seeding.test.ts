@@ -39,8 +39,9 @@ describe('TaskSeeding', () => {
   it('seeds active as started, reserved as received, scheduled with their ETA; never arguments', async () => {
     const s = source({
       active: [{ 'a@h': [info('t1', 'app.slow', { time_start: 1000.5, acknowledged: true, worker_pid: 42 })] }, { 'b@h': [] }],
+      // t1 started between the two requests: seen reserved, then active.
       reserved: [{ 'a@h': [info('t2', 'app.slow'), info('t1', 'app.slow')] }, { 'b@h': [] }],
-      scheduled: [{ 'b@h': [{ eta: '2026-12-08T00:00:10+00:00', priority: 6, request: info('t3', 'app.later', { delivery_info: { routing_key: '' } }) }] }],
+      scheduled: [{ 'a@h': [] }, { 'b@h': [{ eta: '2026-12-08T00:00:10+00:00', priority: 6, request: info('t3', 'app.later', { delivery_info: { routing_key: '' } }) }] }],
     });
     const t = target();
     const seeding = new TaskSeeding(s, 'b', t, { timeout: 1 }, logger, () => 500);
@@ -50,19 +51,20 @@ describe('TaskSeeding', () => {
       { id: 't2', name: 'app.slow', queue: 'work', worker: 'a@h', state: 'RECEIVED', startedAt: undefined, eta: undefined },
       { id: 't3', name: 'app.later', queue: undefined, worker: 'b@h', state: 'RECEIVED', startedAt: undefined, eta: Date.parse('2026-12-08T00:00:10Z') / 1000 },
     ]);
-    // reserved and scheduled wait for as many workers as answered active; unnamed tasks are held meanwhile.
-    expect(s.asked).toEqual(['active:{"safe":true}:-', 'reserved:{}:2', 'scheduled:{}:2']);
+    // Asked in the order tasks move (scheduled, reserved, active); the later two wait for as many
+    // workers as answered the first. Unnamed tasks are held meanwhile.
+    expect(s.asked).toEqual(['scheduled:{}:-', 'reserved:{}:2', 'active:{"safe":true}:2']);
     expect(t.holds).toEqual([507, 0]);
   });
 
   it('seeds only --only-worker matches, and asks nothing more when no worker answers', async () => {
-    const s = source({ active: [{ 'a@h': [info('t1', 'app.slow')] }, { 'b@h': [info('t2', 'app.slow')] }] });
+    const s = source({ scheduled: [{ 'a@h': [] }, { 'b@h': [] }], active: [{ 'a@h': [info('t1', 'app.slow')] }, { 'b@h': [info('t2', 'app.slow')] }] });
     const t = target();
     await new TaskSeeding(s, 'b', t, { timeout: 1, counts: (h) => h === 'b@h' }, logger).run();
     expect(t.seeds.map((x) => x.id)).toEqual(['t2']);
     const none = source({});
     await new TaskSeeding(none, 'b', target(), { timeout: 1 }, logger).run();
-    expect(none.asked).toEqual(['active:{"safe":true}:-']);
+    expect(none.asked).toEqual(['scheduled:{}:-']);
   });
 
   it('ends the hold and logs once when the broker cannot be asked', async () => {

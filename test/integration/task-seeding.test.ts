@@ -1,0 +1,64 @@
+// Tasks in flight across a daemon start are named from the workers (inspect active, reserved,
+// scheduled over the pidbox): a real Celery worker on a real redis-server and rabbitmq-server runs
+// an acks_late task that started before the daemon, with a second one prefetched behind it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CELERY_DIR, PYTHON, Proc, settledMetrics, sleep, startDaemon, startRabbit, startRedis, startWorker, waitFor } from './harness.js';
+import type { CeleryWorker, DaemonProc, Metrics } from './harness.js';
+
+async function send(broker: string, task: string, kwargs: Record<string, unknown>): Promise<string> {
+  const code = `from pulseapp import app\nprint(app.send_task(${JSON.stringify(task)}, kwargs=${JSON.stringify(kwargs)}).id)`;
+  const proc = new Proc(PYTHON, ['-c', code], { cwd: CELERY_DIR, env: { PULSE_BROKER: broker } });
+  if ((await proc.exited) !== 0) throw new Error(`send_task ${task} failed:\n${proc.output}`);
+  return proc.output.trim().split('\n').pop()!;
+}
+
+const total = (m: Metrics, name: string): number => m.value(name);
+
+for (const kind of ['redis', 'rabbitmq'] as const) {
+  describe(`tasks in flight across a daemon start on ${kind}`, () => {
+    let broker: { url: string; stop(): Promise<void> };
+    let worker: CeleryWorker;
+    let daemon: DaemonProc;
+    let m: Metrics;
+
+    beforeAll(async () => {
+      broker = kind === 'redis' ? await startRedis() : await startRabbit();
+      // One process: the second task waits prefetched (reserved) behind the first.
+      worker = await startWorker({ broker: broker.url, name: 'seeding@%h', concurrency: 1, env: { PULSE_ACKS_LATE: '1', PULSE_PREFETCH: '4' } });
+      const slow = await send(broker.url, 'pulse.sleep', { seconds: 8 });
+      const next = await send(broker.url, 'pulse.ok', {});
+      await waitFor('both tasks received by the worker', () => worker.proc.output.includes(slow) && worker.proc.output.includes(next), 20_000);
+      await sleep(1000);
+      daemon = await startDaemon(['--broker-url', broker.url, '--log-level', 'info']);
+      m = await settledMetrics(daemon, 'both tasks succeeded', (x) => total(x, 'celery_task_succeeded_total') >= 2, 40_000);
+    }, 120_000);
+
+    afterAll(async () => {
+      await worker?.stop();
+      await daemon?.stop();
+      await broker?.stop();
+    });
+
+    it('counts the running task and the prefetched one under their real names, none as unknown', () => {
+      expect(m.value('celery_task_succeeded_total', { name: 'pulse.sleep' })).toBe(1);
+      expect(m.value('celery_task_succeeded_total', { name: 'pulse.ok' })).toBe(1);
+      expect(total(m, 'celery_task_succeeded_total')).toBe(2);
+      expect(m.series.filter((s) => s.labels['name'] === 'unknown')).toEqual([]);
+      expect(m.value('celery_pulse_tasks_unnamed_total')).toBe(0);
+    });
+
+    it('observes the running task\'s runtime under its name', () => {
+      expect(m.value('celery_task_runtime_seconds_count', { name: 'pulse.sleep', outcome: 'succeeded' })).toBe(1);
+      expect(m.value('celery_task_runtime_seconds_sum', { name: 'pulse.sleep', outcome: 'succeeded' })).toBeGreaterThanOrEqual(8);
+      expect(m.value('celery_task_runtime_seconds_count', { name: 'pulse.ok', outcome: 'succeeded' })).toBe(1);
+    });
+
+    it('counts no event for the seeding: only the prefetched task\'s start, seen after the daemon started', () => {
+      expect(total(m, 'celery_task_received_total')).toBe(0);
+      expect(total(m, 'celery_task_started_total')).toBe(1);
+      expect(m.value('celery_task_started_total', { name: 'pulse.ok' })).toBe(1);
+      expect(m.value('celery_pulse_tasks_seeded_total')).toBe(2);
+      expect(daemon.proc.output).toMatch(/seeded 2 tasks in flight from 1 workers/);
+    });
+  });
+}
