@@ -1,9 +1,12 @@
 // Tasks in flight across a daemon start are named from the workers (inspect active, reserved,
 // scheduled over the pidbox): a real Celery worker on a real redis-server and rabbitmq-server runs
-// an acks_late task that started before the daemon, with a second one prefetched behind it.
+// an acks_late task that started before the daemon, with a second one prefetched behind it; and
+// the same across a reconnection, with the daemon cut off from redis while the tasks arrived.
+import { createServer, connect } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CELERY_DIR, PYTHON, Proc, settledMetrics, sleep, startDaemon, startRabbit, startRedis, startWorker, waitFor } from './harness.js';
-import type { CeleryWorker, DaemonProc, Metrics } from './harness.js';
+import { CELERY_DIR, PYTHON, Proc, freePort, settledMetrics, sleep, startDaemon, startRabbit, startRedis, startWorker, waitFor } from './harness.js';
+import type { CeleryWorker, DaemonProc, Metrics, RedisServer } from './harness.js';
 
 async function send(broker: string, task: string, kwargs: Record<string, unknown>): Promise<string> {
   const code = `from pulseapp import app\nprint(app.send_task(${JSON.stringify(task)}, kwargs=${JSON.stringify(kwargs)}).id)`;
@@ -62,3 +65,79 @@ for (const kind of ['redis', 'rabbitmq'] as const) {
     });
   });
 }
+
+/** The daemon's network path to the broker, which the test can cut and restore (the worker's is direct). */
+class Partition {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    readonly port: number,
+    private readonly target: number,
+  ) {}
+
+  async restore(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.target, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.server = server;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    if (server !== undefined) await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+describe('tasks that arrived while the daemon was cut off from redis', () => {
+  let redis: RedisServer;
+  let partition: Partition;
+  let worker: CeleryWorker;
+  let daemon: DaemonProc;
+  let m: Metrics;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    partition = new Partition(await freePort(), redis.port);
+    await partition.restore();
+    worker = await startWorker({ broker: redis.url, name: 'reseeding@%h', concurrency: 1, env: { PULSE_ACKS_LATE: '1', PULSE_PREFETCH: '4' } });
+    daemon = await startDaemon(['--broker-url', `redis://127.0.0.1:${partition.port}/0`, '--log-level', 'info']);
+    await waitFor('the first seeding', () => /seeded 0 tasks in flight from 1 workers/.test(daemon.proc.output), 20_000);
+    await partition.cut();
+    await waitFor('broker_up 0', async () => (await daemon.metrics()).value('celery_pulse_broker_up') === 0, 20_000);
+    const slow = await send(redis.url, 'pulse.sleep', { seconds: 8 });
+    const next = await send(redis.url, 'pulse.ok', {});
+    await waitFor('both tasks received by the worker', () => worker.proc.output.includes(slow) && worker.proc.output.includes(next), 20_000);
+    await sleep(1000);
+    await partition.restore();
+    m = await settledMetrics(daemon, 'both tasks succeeded', (x) => total(x, 'celery_task_succeeded_total') >= 2, 40_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await worker?.stop();
+    await daemon?.stop();
+    await partition?.cut();
+    await redis?.stop();
+  });
+
+  it('names them from the workers after reconnecting', () => {
+    expect(m.value('celery_pulse_broker_reconnects_total')).toBe(1);
+    expect(m.value('celery_task_succeeded_total', { name: 'pulse.sleep' })).toBe(1);
+    expect(m.value('celery_task_succeeded_total', { name: 'pulse.ok' })).toBe(1);
+    expect(total(m, 'celery_task_succeeded_total')).toBe(2);
+    expect(m.series.filter((s) => s.labels['name'] === 'unknown')).toEqual([]);
+    expect(m.value('celery_task_runtime_seconds_count', { name: 'pulse.sleep', outcome: 'succeeded' })).toBe(1);
+    expect(m.value('celery_pulse_tasks_seeded_total')).toBe(2);
+    expect(m.value('celery_pulse_tasks_unnamed_total')).toBe(0);
+    expect(daemon.proc.output).toMatch(/seeded 2 tasks in flight from 1 workers/);
+  });
+});
