@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CELERY_DIR, PYTHON, Proc, freePort, settledMetrics, sleep, startDaemon, startRabbit, startRedis, startWorker, waitFor } from './harness.js';
 import type { CeleryWorker, DaemonProc, Metrics, RedisServer } from './harness.js';
 
-async function send(broker: string, task: string, kwargs: Record<string, unknown>): Promise<string> {
-  const code = `from pulseapp import app\nprint(app.send_task(${JSON.stringify(task)}, kwargs=${JSON.stringify(kwargs)}).id)`;
+async function send(broker: string, task: string, kwargs: Record<string, unknown>, countdown = 0): Promise<string> {
+  const code = `from pulseapp import app\nprint(app.send_task(${JSON.stringify(task)}, kwargs=${JSON.stringify(kwargs)}, countdown=${countdown} or None).id)`;
   const proc = new Proc(PYTHON, ['-c', code], { cwd: CELERY_DIR, env: { PULSE_BROKER: broker } });
   if ((await proc.exited) !== 0) throw new Error(`send_task ${task} failed:\n${proc.output}`);
   return proc.output.trim().split('\n').pop()!;
@@ -30,7 +30,9 @@ for (const kind of ['redis', 'rabbitmq'] as const) {
       worker = await startWorker({ broker: broker.url, name: 'seeding@%h', concurrency: 1, env: { PULSE_ACKS_LATE: '1', PULSE_PREFETCH: '4' } });
       const slow = await send(broker.url, 'pulse.sleep', { seconds: 8 });
       const next = await send(broker.url, 'pulse.ok', {});
-      await waitFor('both tasks received by the worker', () => worker.proc.output.includes(slow) && worker.proc.output.includes(next), 20_000);
+      // Waits on the worker's timer (scheduled) for longer than the test runs.
+      const later = await send(broker.url, 'pulse.tick', {}, 300);
+      await waitFor('the three tasks received by the worker', () => [slow, next, later].every((id) => worker.proc.output.includes(id)), 20_000);
       await sleep(1000);
       daemon = await startDaemon(['--broker-url', broker.url, '--log-level', 'info']);
       m = await settledMetrics(daemon, 'both tasks succeeded', (x) => total(x, 'celery_task_succeeded_total') >= 2, 40_000);
@@ -60,8 +62,13 @@ for (const kind of ['redis', 'rabbitmq'] as const) {
       expect(total(m, 'celery_task_received_total')).toBe(0);
       expect(total(m, 'celery_task_started_total')).toBe(1);
       expect(m.value('celery_task_started_total', { name: 'pulse.ok' })).toBe(1);
-      expect(m.value('celery_pulse_tasks_seeded_total')).toBe(2);
-      expect(daemon.proc.output).toMatch(/seeded 2 tasks in flight from 1 workers/);
+      expect(m.value('celery_pulse_tasks_seeded_total')).toBe(3);
+      expect(daemon.proc.output).toMatch(/seeded 3 tasks in flight from 1 workers/);
+    });
+
+    it('tracks the scheduled task as unfinished, with nothing counted for it', () => {
+      expect(m.value('celery_pulse_tracked_tasks', { state: 'unfinished' })).toBe(1);
+      expect(m.find('celery_task_succeeded_total', { name: 'pulse.tick' })).toEqual([]);
     });
   });
 }
