@@ -79,4 +79,26 @@ describe('TaskSeeding', () => {
     expect(lines.length).toBe(1);
     expect(lines[0]).toContain('could not ask the workers which tasks they hold');
   });
+
+  it('asks again after a run when the source reconnected during it, and not at all once stopped', async () => {
+    let release: () => void = () => undefined;
+    const asked: string[] = [];
+    const slow: EventSource = {
+      ...source({}),
+      request: async (method: string) => {
+        asked.push(method);
+        if (asked.length === 1) await new Promise<void>((resolve) => (release = resolve));
+        return [];
+      },
+    };
+    const seeding = new TaskSeeding(slow, 'b', target(), { timeout: 1 }, logger);
+    const first = seeding.run();
+    seeding.connected();
+    release();
+    await first;
+    expect(asked).toEqual(['scheduled', 'scheduled']);
+    seeding.stop();
+    seeding.connected();
+    expect(asked).toEqual(['scheduled', 'scheduled']);
+  });
 });
