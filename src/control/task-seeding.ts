@@ -74,7 +74,7 @@ export class TaskSeeding {
 
   private async seedOnce(): Promise<void> {
     const timeout = this.options.timeout;
-    // Three requests one after the other, and background inspection may be ahead on the same connection.
+    // Three requests one after the other, maybe behind a background inspection on the same connection.
     this.state.holdUnnamed(this.clock() + 6 * timeout + 1);
     try {
       const limits = { timeoutMs: timeout * 1000, maxBytes: MAX_REPLY_BYTES };
@@ -88,7 +88,6 @@ export class TaskSeeding {
       const active = scheduled.size === 0 ? none : await inspectWorkers(this.source, 'active', { safe: true }, parseHeldTasks, rest);
       if (this.stopped) return;
       const counts: Record<SeedOutcome, number> = { seeded: 0, named: 0, known: 0, full: 0 };
-      // A state of its own that a later event moves on (seeding.ts); the latest answer is fed first.
       const workers = new Set<string>();
       const now = this.clock();
       const seen = new Set<string>();
@@ -97,13 +96,13 @@ export class TaskSeeding {
           if (this.options.counts !== undefined && !this.options.counts(worker)) continue;
           workers.add(worker);
           for (const task of held) {
-            // Seen in two answers, it moved on between the requests: the latest state (active first) holds.
             if (task.name === undefined || seen.has(task.id)) continue;
             seen.add(task.id);
             counts[this.state.seed(toSeed(task, task.name, worker, state), now)]++;
           }
         }
       };
+      // The latest answer first: a task in two of them moved on between the requests.
       feed(active, 'STARTED');
       feed(reserved, 'RECEIVED');
       feed(scheduled, 'RECEIVED');
