@@ -343,7 +343,7 @@ export const FLAGS: readonly FlagDef[] = [
     value: 'DURATION',
     default: '2s',
     group: 'broker',
-    help: 'How long one worker inspection waits for replies (a worker that has not answered by then is not counted).',
+    help: 'How long one worker inspection, and each request of the task seeding at start-up and reconnection, waits for replies (a worker that has not answered by then is not counted).',
   },
   {
     name: 'stalled-threshold',
