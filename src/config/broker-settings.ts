@@ -12,6 +12,11 @@ export interface TlsFiles {
   readonly ca: string | undefined;
   readonly cert: string | undefined;
   readonly key: string | undefined;
+  /**
+   * Whether the broker's certificate is checked. Off only by celery-exporter's
+   * `--broker-ssl-option cert_reqs=CERT_NONE`, kept for drop-in compatibility.
+   */
+  readonly verify: boolean;
 }
 
 /** A RabbitMQ management API base URL with its credentials taken out. */
@@ -24,7 +29,7 @@ export interface ManagementEndpoint {
   readonly display: string;
 }
 
-export function parseTlsFiles(ca: string | undefined, cert: string | undefined, key: string | undefined): TlsFiles {
+export function parseTlsFiles(ca: string | undefined, cert: string | undefined, key: string | undefined, verify = true): TlsFiles {
   for (const [flag, path] of [['broker-tls-ca', ca], ['broker-tls-cert', cert], ['broker-tls-key', key]] as const) {
     if (path === undefined) continue;
     try {
@@ -36,7 +41,7 @@ export function parseTlsFiles(ca: string | undefined, cert: string | undefined, 
   if ((cert === undefined) !== (key === undefined)) {
     throw configError('CP_ERR_FLAG_VALUE', 'invalid value for --broker-tls-cert/--broker-tls-key: give both or neither');
   }
-  return { ca, cert, key };
+  return { ca, cert, key, verify };
 }
 
 // AMQP queue names are short strings of at most 255 bytes; whitespace would break label matching.
