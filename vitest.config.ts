@@ -14,7 +14,7 @@ const currentCeleryPython =
 // Celery 5.5+, run a second time against current Celery (the first run uses Debian's 5.2).
 const exactCountFiles = [
   'redis-pipeline', 'amqp-pipeline', 'traces', 'traces-amqp', 'two-brokers', 'redis-queues',
-  'detectors-worker-loss', 'detectors-redelivery', 'detectors-periodic', 'celery-*',
+  'detectors-worker-loss', 'detectors-redelivery', 'detectors-periodic', 'task-seeding', 'celery-*',
 ].map((f) => `test/integration/${f}.test.ts`);
 // Behaviour Debian's Celery 5.2 does not have (soft shutdown, native delayed delivery): current Celery only.
 const celery55Files = ['test/integration/celery55-*.test.ts'];

@@ -7,6 +7,8 @@ import type { HttpServer } from './http/server.js';
 import { RateLimitedLog } from './log.js';
 import { WorkerControl } from './control/worker-control.js';
 import { WorkerInspection } from './control/worker-inspection.js';
+import { TaskSeeding } from './control/task-seeding.js';
+import { defineNamingMetrics } from './metrics/seeding-metrics.js';
 import { defineInspectionMetrics } from './metrics/inspection-metrics.js';
 import { compileHostnamePatterns } from './filter/hostname-pattern.js';
 import type { CeleryMetrics } from './metrics/celery-metrics.js';
@@ -33,13 +35,14 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
   const traces = config.traces.enabled
     ? (await import('./traces/trace-sink.js')).startTraceSink({ config: config.traces, registry: metrics.registry, logger, version, maxOpen: config.maxTrackedTasks })
     : undefined;
-  const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl; inspection: WorkerInspection })[] = [];
+  const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl; inspection: WorkerInspection; seeding: TaskSeeding })[] = [];
   const queueWatches: QueueWatch[] = [];
 
   const pipelineSinks = { metrics, detectorMetrics, traces, logger, badInput: new RateLimitedLog(logger), findingLog: new RateLimitedLog(logger) };
   for (const broker of config.brokers) {
     const pipeline = createBrokerPipeline(config, broker, pipelineSinks);
     const { decoder, state, detectors, queues } = pipeline;
+    const onlyWorkers = config.onlyWorkers.length > 0 ? compileHostnamePatterns(config.onlyWorkers) : undefined;
     const source = createEventSource(broker, config, {
       decoder,
       logger,
@@ -49,6 +52,8 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
           detectors.gaps.up(now);
           state.streamUp(now);
           control.connected();
+          // Seeding first: on Redis the replies of both share one connection, and held events wait for it.
+          seeding.connected();
           inspection.connected();
         },
         down: () => {
@@ -67,19 +72,21 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
         timeout: config.inspectTimeout,
         initialQueues: config.queues[broker.name] ?? [],
         onQueue: (q) => queues?.add(q),
-        counts: config.onlyWorkers.length > 0 ? compileHostnamePatterns(config.onlyWorkers) : undefined,
+        counts: onlyWorkers,
       },
       logger,
     );
+    const seeding = new TaskSeeding(source, broker.name, state, { timeout: config.inspectTimeout, counts: onlyWorkers }, logger);
     detectorMetrics.watch({ name: broker.name, state, detectors });
     metrics.watchBroker({ name: broker.name, state, connected: () => source.connected, reconnects: () => source.reconnects });
     if (queues) queueWatches.push({ name: broker.name, queues, source: createQueueDepthSource(broker, config, logger) });
-    sources.push({ ...pipeline, name: broker.name, source, control, inspection });
+    sources.push({ ...pipeline, name: broker.name, source, control, inspection, seeding });
   }
 
   const filterWatches = sources.flatMap((s) => (s.filter !== undefined ? [{ name: s.name, filter: s.filter }] : []));
   if (filterWatches.length > 0) defineFilterMetrics(metrics.registry, filterWatches, config.brokers.length > 1);
   defineInspectionMetrics(metrics.registry, sources.map((s) => ({ name: s.name, perQueue: () => s.inspection.perQueue() })), config.brokers.length > 1);
+  defineNamingMetrics(metrics.registry, sources, config.brokers.length > 1);
   if (queueWatches.length > 0) {
     defineQueueMetrics(metrics.registry, queueWatches, { brokerLabel: config.brokers.length > 1, timeoutMs: config.queueMetricsTimeout * 1000, logger });
   }
@@ -123,6 +130,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
       for (const s of sources) {
         s.control.stop();
         s.inspection.stop();
+        s.seeding.stop();
       }
       await Promise.all([...sources.map((s) => s.source.stop()), ...queueWatches.map((w) => w.source.close())]);
       await traces?.stop(TRACE_FLUSH_MS);

@@ -9,7 +9,7 @@ import { configError } from '../errors.js';
 export type { ManagementEndpoint, TlsFiles } from './config-shape.js';
 import type { BrokerConfig, Config, ManagementEndpoint, TlsFiles } from './config-shape.js';
 
-export function parseTlsFiles(ca: string | undefined, cert: string | undefined, key: string | undefined): TlsFiles {
+export function parseTlsFiles(ca: string | undefined, cert: string | undefined, key: string | undefined, verify = true): TlsFiles {
   for (const [flag, path] of [['broker-tls-ca', ca], ['broker-tls-cert', cert], ['broker-tls-key', key]] as const) {
     if (path === undefined) continue;
     try {
@@ -21,7 +21,7 @@ export function parseTlsFiles(ca: string | undefined, cert: string | undefined, 
   if ((cert === undefined) !== (key === undefined)) {
     throw configError('CP_ERR_FLAG_VALUE', 'invalid value for --broker-tls-cert/--broker-tls-key: give both or neither');
   }
-  return { ca, cert, key };
+  return { ca, cert, key, verify };
 }
 
 // AMQP queue names are short strings of at most 255 bytes; whitespace would break label matching.

@@ -107,14 +107,16 @@ export interface SslOptions {
   readonly ca: string | undefined;
   readonly cert: string | undefined;
   readonly key: string | undefined;
+  /** False with `cert_reqs=CERT_NONE`. */
+  readonly verify: boolean;
   /** Keys given that celery-pulse does not use. */
   readonly unused: readonly string[];
 }
 
 /**
  * `--broker-ssl-option KEY=VALUE`, celery-exporter's broker_use_ssl: the ssl.wrap_socket keys
- * naming files map onto --broker-tls-*. `cert_reqs=CERT_NONE` (no verification) is refused:
- * celery-pulse always verifies the broker's certificate.
+ * naming files map onto --broker-tls-*. `cert_reqs=CERT_NONE` turns certificate verification off,
+ * as it does for celery-exporter (a chart that sets it must keep working); a start-up line warns.
  */
 export function parseSslOptions(values: readonly string[]): SslOptions {
   const map: Record<string, string> = {};
@@ -124,11 +126,9 @@ export function parseSslOptions(values: readonly string[]): SslOptions {
     map[v.slice(0, eq).trim()] = v.slice(eq + 1);
   }
   const reqs = map['cert_reqs'];
-  if (reqs !== undefined && /^(0|CERT_NONE|ssl\.CERT_NONE)$/i.test(reqs.trim())) {
-    throw configError('CP_ERR_FLAG_VALUE', 'invalid value for --broker-ssl-option: cert_reqs=CERT_NONE (celery-pulse always verifies the broker certificate)');
-  }
+  const verify = reqs === undefined || !/^(0|CERT_NONE|ssl\.CERT_NONE)$/i.test(reqs.trim());
   const used = new Set(['ca_certs', 'certfile', 'keyfile', 'cert_reqs']);
-  return { ca: map['ca_certs'], cert: map['certfile'], key: map['keyfile'], unused: Object.keys(map).filter((k) => !used.has(k)) };
+  return { ca: map['ca_certs'], cert: map['certfile'], key: map['keyfile'], verify, unused: Object.keys(map).filter((k) => !used.has(k)) };
 }
 
 /** Buckets of celery-exporter's histograms: its `--buckets` list may end in inf, which is always there. */

@@ -105,6 +105,11 @@ export interface TlsFiles {
   readonly ca: string | undefined;
   readonly cert: string | undefined;
   readonly key: string | undefined;
+  /**
+   * Whether the broker's certificate is checked. Off only by celery-exporter's
+   * `--broker-ssl-option cert_reqs=CERT_NONE`, kept for drop-in compatibility.
+   */
+  readonly verify: boolean;
 }
 
 /** A RabbitMQ management API base URL with its credentials taken out. */

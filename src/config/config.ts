@@ -90,6 +90,7 @@ function buildConfig(sources: Sources, env: NodeJS.ProcessEnv, celeryExporterWay
   const brokers = parseBrokers(value('broker-url'));
   const webConfigFile = last(value('web-config-file'));
   const ssl = parseSslOptions(value('broker-ssl-option'));
+  if (!ssl.verify) notices.push('WARNING: --broker-ssl-option cert_reqs=CERT_NONE: the broker certificate is not verified (anyone on the path can read the broker traffic); give --broker-tls-ca instead');
   if (ssl.unused.length > 0) notices.push(`broker SSL options not used by celery-pulse: ${ssl.unused.join(', ')}`);
   if (rank('accept-content') > 0) notices.push('--accept-content is not needed: Celery events are always JSON (event_serializer)');
   if (rank('retry-interval') > 0) notices.push('--retry-interval is not needed: celery-pulse always reconnects to a lost broker, with backoff from 0.2 s to 1.5 s');
@@ -151,7 +152,7 @@ function buildConfig(sources: Sources, env: NodeJS.ProcessEnv, celeryExporterWay
       env,
     ),
     webConfig: webConfigFile === undefined ? undefined : loadWebConfig(webConfigFile),
-    tls: parseTlsFiles(last(value('broker-tls-ca')) ?? ssl.ca, last(value('broker-tls-cert')) ?? ssl.cert, last(value('broker-tls-key')) ?? ssl.key),
+    tls: parseTlsFiles(last(value('broker-tls-ca')) ?? ssl.ca, last(value('broker-tls-cert')) ?? ssl.cert, last(value('broker-tls-key')) ?? ssl.key, ssl.verify),
     queueMetrics: bool(value, 'queue-metrics'),
     onlyWorkers: parseWorkerPatterns(value('only-worker')),
     queueMetricsTimeout: parseDuration('queue-metrics-timeout', one(value, 'queue-metrics-timeout'), 60),

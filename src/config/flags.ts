@@ -67,7 +67,7 @@ export const FLAGS: readonly FlagDef[] = [
     ceSplit: 'whitespace',
     help:
       "celery-exporter's form of Celery's broker_use_ssl: ca_certs, certfile and keyfile set --broker-tls-ca, " +
-      '--broker-tls-cert and --broker-tls-key; cert_reqs=CERT_NONE is refused (certificates are always verified); ' +
+      '--broker-tls-cert and --broker-tls-key; cert_reqs=CERT_NONE turns certificate verification off, with a start-up warning; ' +
       'other keys are named in one start-up line as not used.',
   },
   {
@@ -343,7 +343,7 @@ export const FLAGS: readonly FlagDef[] = [
     value: 'DURATION',
     default: '2s',
     group: 'broker',
-    help: 'How long one worker inspection waits for replies (a worker that has not answered by then is not counted).',
+    help: 'How long one worker inspection, and each request of the task seeding at start-up and reconnection, waits for replies (a worker that has not answered by then is not counted).',
   },
   {
     name: 'stalled-threshold',

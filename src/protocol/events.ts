@@ -330,7 +330,8 @@ function normalizeWorkerEvent(raw: Raw, type: WorkerEventType, hostname: string,
 export function exceptionClass(repr: string | undefined, traceback?: string): string {
   if (repr === undefined) return 'unknown';
   const m = /^\s*([A-Za-z_][\w.]{0,127})\s*(?:\(|:|$)/.exec(repr);
-  const name = m?.[1] ?? 'unknown';
+  const name = m?.[1];
+  if (name === undefined) return 'unknown';
   // A failure the pool reports rather than the task (a hard time limit; any failure in Celery
   // 5.2's threads pool) carries billiard's wrapper, whose repr is an empty `ExceptionWithTraceback()`.
   // The class is on the traceback's last line, module-qualified as Python prints it
@@ -339,5 +340,5 @@ export function exceptionClass(repr: string | undefined, traceback?: string): st
     const last = /(?:^|\n)(?:[A-Za-z_]\w*\.){0,16}([A-Za-z_]\w{0,127})(?::[^\n]*)?\s*$/.exec(traceback);
     if (last?.[1] !== undefined) return labelSafe(last[1]);
   }
-  return name === 'unknown' ? name : labelSafe(name);
+  return labelSafe(name);
 }

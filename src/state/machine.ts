@@ -7,6 +7,8 @@ import { WorkerRegistry } from './workers.js';
 import { isRepeatedStart, loseTasksOf, requeueReserved } from './worker-loss.js';
 import { queueTimesOf } from './queue-times.js';
 import { logCode, logIfNew } from './task-record.js';
+import { seedTask } from './seeding.js';
+import type { SeedOutcome, SeedTask } from './seeding.js';
 import type { WorkerRegistryOptions } from './workers.js';
 
 /**
@@ -60,6 +62,10 @@ export class CeleryState {
   readonly workers: WorkerRegistry;
   /** Exact duplicate events dropped. */
   duplicates = 0;
+  /** Tasks whose events were counted under `unknown`: no event nor worker inspection named them. */
+  unnamed = 0;
+  /** Tasks added to the table from worker inspection (seeding.ts). */
+  seeded = 0;
   private readonly observer: TaskObserver;
   private readonly pendingGrace: number;
   /**
@@ -67,6 +73,8 @@ export class CeleryState {
    * than on the record: few records ever hold events, and a slot on each cost every tracked task 8 bytes.
    */
   private readonly pending = new Map<TaskRecord, number>();
+  /** While a worker inspection that may name held tasks is under way, they wait past their grace. */
+  private holdPendingUntil = 0;
   /** `now` of the call being handled, for effects that happen deep inside (evictions). */
   private clock = 0;
 
@@ -119,8 +127,10 @@ export class CeleryState {
    */
   tick(now: number): TickResult {
     this.clock = now;
-    for (const [record, since] of this.pending) {
-      if (now - since >= this.pendingGrace) this.releasePending(record);
+    if (now >= this.holdPendingUntil) {
+      for (const [record, since] of this.pending) {
+        if (now - since >= this.pendingGrace) this.releasePending(record);
+      }
     }
     for (const worker of this.workers.expireSilent(now)) loseTasksOf(this.tasks, this.observer, worker.hostname, now);
     this.tasks.evictExpired(now);
@@ -134,6 +144,29 @@ export class CeleryState {
 
   streamUp(now: number): void {
     this.workers.streamUp(now);
+  }
+
+  /**
+   * A task a worker reports holding (seeding.ts has the rules). Events held for it for want of a
+   * name are applied now, under the name the worker gave.
+   */
+  seed(task: SeedTask, now: number): SeedOutcome {
+    this.clock = now;
+    const { outcome, record } = seedTask(this.tasks, task, now);
+    if (outcome === 'seeded') this.seeded++;
+    if (record?.pending !== undefined) {
+      this.releasePending(record);
+      this.tasks.touch(record, now);
+    }
+    return outcome;
+  }
+
+  /**
+   * Events of unnamed tasks are not counted as `unknown` before `until` (local clock) even past
+   * their grace: a worker inspection is under way that may name them. 0 ends the hold.
+   */
+  holdUnnamed(until: number): void {
+    this.holdPendingUntil = until;
   }
 
   get pendingTasks(): number {
@@ -156,7 +189,10 @@ export class CeleryState {
     const held = record.pending ?? [];
     record.pending = undefined;
     this.pending.delete(record);
-    if (record.name === undefined) record.name = UNKNOWN_TASK_NAME;
+    if (record.name === undefined) {
+      record.name = UNKNOWN_TASK_NAME;
+      this.unnamed++;
+    }
     held.sort((a, b) => a.timestamp - b.timestamp);
     for (const event of held) this.transition(record, event);
   }

@@ -50,6 +50,11 @@ export class TaskTable {
     return this.byId.size;
   }
 
+  /** At --max-tracked-tasks: one more task evicts another. */
+  get full(): boolean {
+    return this.byId.size >= this.options.maxTasks;
+  }
+
   get unfinishedCount(): number {
     return this.unfinished.size;
   }

@@ -32,7 +32,7 @@ const pem = (() => {
     writeFileSync(join(dir, name), text);
     return join(dir, name);
   };
-  return { ca: file('ca.pem', 'CA-PEM'), cert: file('cert.pem', 'CERT-PEM'), key: file('key.pem', 'KEY-PEM') };
+  return { ca: file('ca.pem', 'CA-PEM'), cert: file('cert.pem', 'CERT-PEM'), key: file('key.pem', 'KEY-PEM'), verify: true };
 })();
 
 function config(argv: string[]): Config {
@@ -64,7 +64,7 @@ describe('Redis connection options', () => {
     expect(o.tls?.cert?.toString()).toBe('CERT-PEM');
     expect(o.tls?.key?.toString()).toBe('KEY-PEM');
     // rediss:// without files: TLS with the system CAs.
-    expect(redisOptions(parseBrokerUrl('rediss://h/0'), transport(), undefined).tls).toEqual({ ca: undefined, cert: undefined, key: undefined });
+    expect(redisOptions(parseBrokerUrl('rediss://h/0'), transport(), undefined).tls).toEqual({ ca: undefined, cert: undefined, key: undefined, rejectUnauthorized: true });
   });
 
   it('resolves the master through Sentinels written as Celery writes them', () => {

@@ -151,8 +151,15 @@ describe("celery-exporter's flags", () => {
     expect(both.notices).toContain('--worker-timeout-heartbeats is used; --worker-timeout names the same setting and is ignored');
   });
 
+  it('turns certificate verification off only for cert_reqs=CERT_NONE, and warns', () => {
+    expect(run([]).tls.verify).toBe(true);
+    expect(run(['--broker-ssl-option', 'cert_reqs=CERT_REQUIRED']).tls.verify).toBe(true);
+    const off = run(['--broker-ssl-option', 'cert_reqs=CERT_NONE']);
+    expect(off.tls.verify).toBe(false);
+    expect(off.notices.filter((n) => n.startsWith('WARNING: --broker-ssl-option cert_reqs=CERT_NONE'))).toHaveLength(1);
+  });
+
   it('refuses what it cannot honour, naming the flag', () => {
-    expect(failure(['--broker-ssl-option', 'cert_reqs=CERT_NONE']).message).toContain('--broker-ssl-option');
     expect(failure(['--static-label', 'hostname=x']).message).toContain('--static-label');
     expect(failure(['--metric-prefix', 'my-app']).message).toContain('--metric-prefix');
     expect(failure(['--port', '70000']).message).toContain('--port');

@@ -57,6 +57,19 @@ describe('RabbitMQ over mutual TLS', () => {
     }
   });
 
+  it("verifies the broker's certificate unless celery-exporter's cert_reqs=CERT_NONE says not to", async () => {
+    // No CA given: the test CA is not among the system's, so a verifying client refuses the broker.
+    const client = ['--broker-ssl-option', `certfile=${certs.clientCert}`, '--broker-ssl-option', `keyfile=${certs.clientKey}`];
+    const verifying = await startDaemon(['--broker-url', rabbit.tlsUrl!, ...client, '--no-queue-metrics', '--log-level', 'warn'], {}, { waitReady: false });
+    daemons.push(verifying);
+    await waitFor('a refused handshake', () => /"err":"[^"]*(certificate|self[- ]signed)[^"]*","msg":"could not start consuming Celery events"/i.test(verifying.proc.output));
+    expect((await verifying.metrics()).value('celery_pulse_broker_up')).toBe(0);
+    const trusting = await startDaemon(['--broker-url', rabbit.tlsUrl!, ...client, '--broker-ssl-option', 'cert_reqs=CERT_NONE', '--no-queue-metrics', '--log-level', 'info']);
+    daemons.push(trusting);
+    expect((await trusting.metrics()).value('celery_pulse_broker_up')).toBe(1);
+    expect(trusting.proc.output).toContain('WARNING: --broker-ssl-option cert_reqs=CERT_NONE');
+  });
+
   it('is never up without a client certificate: the server refuses the handshake', async () => {
     const refused = await startDaemon(['--broker-url', rabbit.tlsUrl!, '--broker-tls-ca', certs.ca, '--queues', IDLE, '--log-level', 'warn'], {}, { waitReady: false });
     daemons.push(refused);

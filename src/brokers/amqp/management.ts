@@ -19,6 +19,7 @@ const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 export class RabbitManagement {
   private readonly auth: string | undefined;
   private readonly ca: Buffer | undefined;
+  private readonly verify: boolean;
 
   constructor(
     private readonly endpoint: ManagementEndpoint,
@@ -30,6 +31,7 @@ export class RabbitManagement {
     const password = endpoint.password ?? fallbackPassword ?? 'guest';
     this.auth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     this.ca = tls?.ca !== undefined ? fs.readFileSync(tls.ca) : undefined;
+    this.verify = tls?.verify !== false;
   }
 
   /** Queues of `vhost` by name. Rejects on HTTP or network errors (messages never hold the password). */
@@ -50,7 +52,7 @@ export class RabbitManagement {
   private get(url: URL, timeoutMs: number): Promise<string> {
     const request = url.protocol === 'https:' ? httpsRequest : http.request;
     return new Promise((resolve, reject) => {
-      const req = request(url, { method: 'GET', headers: { authorization: this.auth, accept: 'application/json' }, timeout: timeoutMs, ca: this.ca }, (res) => {
+      const req = request(url, { method: 'GET', headers: { authorization: this.auth, accept: 'application/json' }, timeout: timeoutMs, ca: this.ca, rejectUnauthorized: this.verify }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {

@@ -32,6 +32,7 @@ export function amqpConnectOptions(url: BrokerUrl, tls: TlsFiles | undefined, co
     if (tls?.ca !== undefined) socket.ca = fs.readFileSync(tls.ca);
     if (tls?.cert !== undefined) socket.cert = fs.readFileSync(tls.cert);
     if (tls?.key !== undefined) socket.key = fs.readFileSync(tls.key);
+    if (tls?.verify === false) socket.rejectUnauthorized = false;
   }
   return {
     connect: {

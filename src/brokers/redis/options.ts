@@ -16,6 +16,7 @@ export function redisOptions(url: BrokerUrl, transport: TransportOptions, tls: T
         ca: tls?.ca !== undefined ? fs.readFileSync(tls.ca) : undefined,
         cert: tls?.cert !== undefined ? fs.readFileSync(tls.cert) : undefined,
         key: tls?.key !== undefined ? fs.readFileSync(tls.key) : undefined,
+        rejectUnauthorized: tls?.verify !== false,
       }
     : undefined;
   const common: RedisOptions = {
