@@ -10,11 +10,12 @@ const integration = { testTimeout: 180_000, hookTimeout: 120_000, pool: 'forks',
 const currentCeleryPython =
   process.env['CELERY_PULSE_TEST_PYTHON_CURRENT'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'celery-pulse', 'celery5.6.3', 'bin', 'python');
 
-// The tests that assert exact counts against real workers, and those on behaviour that changed in
-// Celery 5.5+, run a second time against current Celery (the first run uses Debian's 5.2).
+// The tests that assert exact counts against real workers (and the Beat alarm, with a real Beat),
+// and those on behaviour that changed in Celery 5.5+, run a second time against current Celery
+// (the first run uses Debian's 5.2).
 const exactCountFiles = [
   'redis-pipeline', 'amqp-pipeline', 'traces', 'traces-amqp', 'two-brokers', 'redis-queues',
-  'detectors-worker-loss', 'detectors-redelivery', 'detectors-periodic', 'task-seeding', 'celery-*',
+  'detectors-worker-loss', 'detectors-redelivery', 'detectors-periodic', 'task-seeding', 'beat-stopped', 'celery-*',
 ].map((f) => `test/integration/${f}.test.ts`);
 // Behaviour Debian's Celery 5.2 does not have (soft shutdown, native delayed delivery): current Celery only.
 const celery55Files = ['test/integration/celery55-*.test.ts'];

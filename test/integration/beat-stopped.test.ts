@@ -46,7 +46,7 @@ describe('a Celery Beat that dies, with nothing declared', () => {
 
   it('learns the cadence of Beat, pages within the bound once Beat is killed, and not for a bursty task', async () => {
     // Beat as deployed by default: no task_send_sent_event, so arrivals are the worker's task-received.
-    beat = new Proc(PYTHON, ['-m', 'celery', '-A', 'beatapp', 'beat', '-s', join(dir, 'celerybeat-schedule'), '--pidfile=', '-l', 'INFO'], {
+    beat = new Proc(PYTHON, ['beatapp.py', join(dir, 'celerybeat-schedule')], {
       cwd: CELERY_DIR,
       env: { PULSE_BROKER: redis.url, PULSE_BEAT_EVERY: String(EVERY), PULSE_SENT_EVENTS: '0', PYTHONUNBUFFERED: '1' },
     });

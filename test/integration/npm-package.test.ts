@@ -65,8 +65,9 @@ describe('the npm package, installed globally from `npm pack` of a clean checkou
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('holds the built CLI, the LICENSE and no source map without its source', () => {
+  it('holds the built CLI, the LICENSE, the docs the README links to and no source map without its source', () => {
     const files = run('tar', ['-tzf', tarball], dir).split('\n').filter((f) => f !== '');
+    expect(files).toContain('package/docs/security.md');
     expect(files).toContain('package/dist/cli.js');
     expect(files).toContain('package/bin/celery-pulse');
     expect(files).toContain('package/LICENSE');
