@@ -5,13 +5,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DAEMON_CLI as DAEMON, REPO_ROOT as ROOT } from './paths.js';
-import { coreLayout, pinProcess } from './cpu.js';
-import type { BrokerKind } from './brokers.js';
-import { renderTable } from './report.js';
+import { DAEMON_CLI as DAEMON, REPO_ROOT as ROOT } from './infra/paths.js';
+import { coreLayout, pinProcess } from './infra/cpu.js';
+import type { BrokerKind } from './infra/brokers.js';
+import { renderTable } from './infra/report.js';
 import { FLAGS } from '../src/config/flags.js';
-import { PHASES, benchBroker } from './suite.js';
-import type { BrokerReport, Phase, SuiteOptions } from './suite.js';
+import { PHASES, benchBroker } from './phases/suite.js';
+import type { BrokerReport, Phase, SuiteOptions } from './phases/suite.js';
 
 const USAGE = `usage: npm run bench -- [--quick] [--brokers redis,rabbitmq] [--phases ${PHASES.join(',')}]
        [--rates 50000,100000,…] [--step-seconds N] [--soak-seconds N] [--memory-ids 1000000,10000000] [--max-tracked-tasks N] [--out FILE] [--cpu-prof] [--node-args="--flag …"]

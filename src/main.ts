@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { createEventSource } from './brokers/index.js';
-import { createQueueDepthSource } from './brokers/queue-depth.js';
+import { createEventSource, createQueueDepthSource } from './brokers/registry.js';
 import type { EventSource } from './brokers/source.js';
 import type { Config } from './config/config.js';
 import { startHttpServer } from './http/server.js';
@@ -9,13 +8,13 @@ import { RateLimitedLog } from './log.js';
 import { WorkerControl } from './control/worker-control.js';
 import { WorkerInspection } from './control/worker-inspection.js';
 import { TaskSeeding } from './control/task-seeding.js';
-import { defineNamingMetrics } from './sinks/seeding-metrics.js';
-import { defineInspectionMetrics } from './sinks/inspection-metrics.js';
+import { defineNamingMetrics } from './metrics/seeding-metrics.js';
+import { defineInspectionMetrics } from './metrics/inspection-metrics.js';
 import { compileHostnamePatterns } from './filter/hostname-pattern.js';
-import type { CeleryMetrics } from './sinks/metrics.js';
-import { defineQueueMetrics } from './sinks/queue-metrics.js';
-import type { QueueWatch } from './sinks/queue-metrics.js';
-import { defineFilterMetrics } from './sinks/filter-metrics.js';
+import type { CeleryMetrics } from './metrics/celery-metrics.js';
+import { defineQueueMetrics } from './metrics/queue-metrics.js';
+import type { QueueWatch } from './metrics/queue-metrics.js';
+import { defineFilterMetrics } from './metrics/filter-metrics.js';
 import { createBrokerPipeline, createMetrics } from './pipeline.js';
 import type { BrokerPipeline } from './pipeline.js';
 
@@ -34,7 +33,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
   const { metrics, detectorMetrics } = createMetrics(config, version);
   // The OpenTelemetry SDK and exporter are loaded only with --traces: a few MB of RSS otherwise.
   const traces = config.traces.enabled
-    ? (await import('./sinks/trace-sink.js')).startTraceSink({ config: config.traces, registry: metrics.registry, logger, version, maxOpen: config.maxTrackedTasks })
+    ? (await import('./traces/trace-sink.js')).startTraceSink({ config: config.traces, registry: metrics.registry, logger, version, maxOpen: config.maxTrackedTasks })
     : undefined;
   const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl; inspection: WorkerInspection; seeding: TaskSeeding })[] = [];
   const queueWatches: QueueWatch[] = [];

@@ -1,17 +1,18 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig, Config } from './config/config.js';
 import type { RateLimitedLog } from './log.js';
+import { messagingSystemOf } from './brokers/registry.js';
 import { EventDecoder } from './protocol/decoder.js';
 import { CeleryState } from './state/machine.js';
-import { combineObservers } from './state/observer.js';
+import { combineObservers } from './state/fan-out.js';
 import { BrokerDetectors } from './detectors/index.js';
-import { DetectorMetrics } from './sinks/detector-metrics.js';
-import { logFinding } from './sinks/detector-log.js';
-import { CeleryMetrics } from './sinks/metrics.js';
-import { overflowCounter } from './sinks/label-guard.js';
-import type { BrokerMetrics } from './sinks/metrics.js';
-import type { TraceSink } from './sinks/trace-sink.js';
-import { QueueDiscovery } from './sinks/queue-discovery.js';
+import { DetectorMetrics } from './detectors/detector-metrics.js';
+import { logFinding } from './detectors/detector-log.js';
+import { CeleryMetrics } from './metrics/celery-metrics.js';
+import { overflowCounter } from './metrics/label-guard.js';
+import type { BrokerMetrics } from './metrics/celery-metrics.js';
+import type { TraceSink } from './traces/trace-sink.js';
+import { QueueDiscovery } from './state/queue-discovery.js';
 import { WorkerFilter } from './filter/worker-filter.js';
 
 /** One broker's decode -> state -> sinks chain: everything between its frames and the registry. */
@@ -60,7 +61,7 @@ export function createMetrics(config: Config, version: string): Pick<PipelineSin
  */
 export function createBrokerPipeline(config: Config, broker: BrokerConfig, sinks: PipelineSinks): BrokerPipeline {
   const { metrics, detectorMetrics, logger } = sinks;
-  const spans = sinks.traces?.forBroker(broker.url.kind);
+  const spans = sinks.traces?.forBroker(messagingSystemOf(broker));
   const view = metrics.forBroker(broker.name, spans);
   // Queues seen in task-sent events join those named with --queues (--no-queue-metrics: none).
   const queues = config.queueMetrics

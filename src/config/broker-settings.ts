@@ -1,33 +1,13 @@
 import { fs } from '../builtins.js';
-import { sentinelCredentials } from '../brokers/redis-options.js';
+import { sentinelCredentials } from '../brokers/redis/options.js';
 import { redactSecrets } from '../brokers/url.js';
 import { configError } from '../errors.js';
-import type { BrokerConfig, Config } from './config.js';
 
 // Settings that belong to brokers but not to their URLs: TLS files, queues to watch and the
 // RabbitMQ management API. Validated once at start-up, like the rest of Config.
 
-/** PEM files for TLS brokers (paths; read when a connection is made). */
-export interface TlsFiles {
-  readonly ca: string | undefined;
-  readonly cert: string | undefined;
-  readonly key: string | undefined;
-  /**
-   * Whether the broker's certificate is checked. Off only by celery-exporter's
-   * `--broker-ssl-option cert_reqs=CERT_NONE`, kept for drop-in compatibility.
-   */
-  readonly verify: boolean;
-}
-
-/** A RabbitMQ management API base URL with its credentials taken out. */
-export interface ManagementEndpoint {
-  /** `http(s)://host:port[/prefix]`, no credentials, no trailing slash. */
-  readonly baseUrl: string;
-  readonly username: string | undefined;
-  readonly password: string | undefined;
-  /** For logs: the URL with `****` for the password. */
-  readonly display: string;
-}
+export type { ManagementEndpoint, TlsFiles } from './config-shape.js';
+import type { BrokerConfig, Config, ManagementEndpoint, TlsFiles } from './config-shape.js';
 
 export function parseTlsFiles(ca: string | undefined, cert: string | undefined, key: string | undefined, verify = true): TlsFiles {
   for (const [flag, path] of [['broker-tls-ca', ca], ['broker-tls-cert', cert], ['broker-tls-key', key]] as const) {

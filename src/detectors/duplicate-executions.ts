@@ -2,6 +2,10 @@ import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { Report } from './findings.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
+import { Counter } from 'prom-client';
+import { counterCell } from '../metrics/fast-children.js';
+import type { DetectorOutput } from './output.js';
+import { boundedPerBroker } from './output.js';
 
 /**
  * The same task id started again with no retry in between: the broker redelivered a message
@@ -26,3 +30,27 @@ export class DuplicateExecutionDetector extends IgnoringObserver {
     });
   }
 }
+
+/** celery_task_duplicate_executions_total, and the log line naming both workers. */
+export const duplicateExecutionOutput: DetectorOutput = {
+  define: ({ host, options, b, registers }) => {
+    const duplicates = new Counter({
+      name: 'celery_task_duplicate_executions_total',
+      help: 'Task ids started again with no retry in between (broker redelivery after visibility_timeout or a lost worker).',
+      labelNames: ['name', 'queue_name', ...b],
+      registers,
+    });
+    const of = boundedPerBroker({ host, options }, ['name', 'queue_name'], ([name, queue], extra) => counterCell(duplicates, { name: name!, queue_name: queue!, ...extra }));
+    return {
+      'duplicate-execution': (broker, f) => of(broker).get([f.name, f.queue ?? options.defaultQueueName], 'celery_task_duplicate_executions_total').inc(),
+    };
+  },
+  logLines: {
+    'duplicate-execution': (_logger, limited, broker, f) =>
+      limited.warn(
+        `duplicate-execution:${broker}`,
+        { broker, task: f.name, uuid: f.uuid, firstWorker: f.firstWorker, secondWorker: f.secondWorker },
+        'duplicate execution: the task started again with no retry in between (broker redelivery after visibility_timeout or a lost worker)',
+      ),
+  },
+};

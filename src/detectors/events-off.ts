@@ -1,5 +1,7 @@
 import type { WorkerRecord } from '../state/workers.js';
 import type { Report } from './findings.js';
+import { Gauge } from 'prom-client';
+import type { DetectorOutput } from './output.js';
 
 /**
  * Workers that process tasks but send no task events (started without -E, or after
@@ -23,3 +25,29 @@ export class EventsOffDetector {
     for (const hostname of this.reported) if (!flagged.has(hostname)) this.reported.delete(hostname);
   }
 }
+
+/** celery_worker_task_events_disabled, and the log line that says how to turn events on. */
+export const eventsOffOutput: DetectorOutput = {
+  define: ({ brokers, b, registers, withBroker }) => {
+    new Gauge({
+      name: 'celery_worker_task_events_disabled',
+      help: '1 while the worker processes tasks (its heartbeat processed count grows) but sends no task events: enable them with -E or `celery control enable_events`.',
+      labelNames: ['hostname', ...b],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of brokers) for (const w of s.state.workers.values()) this.set(withBroker(s, { hostname: w.hostname }), w.taskEventsOff ? 1 : 0);
+      },
+    });
+    return {};
+  },
+  logLines: {
+    'task-events-off': (logger, _limited, broker, f) =>
+      logger.warn(
+        { broker, worker: f.hostname, processed: f.processed },
+        `worker ${f.hostname} processes tasks but sends no task events, so its tasks are invisible to celery-pulse. ` +
+          'Enable them with `celery -A <app> control enable_events`, start the worker with -E (or set worker_send_task_events = True), ' +
+          'or run celery-pulse with --enable-events',
+      ),
+  },
+};

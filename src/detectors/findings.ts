@@ -6,7 +6,7 @@ export type AttemptOutcome = 'succeeded' | 'failed' | 'rejected' | 'revoked' | '
 
 /**
  * What the event-driven detectors found, handed to the sinks (a counter, a log line). Detectors
- * decide; sinks record: no detector touches prom-client or the logger.
+ * decide; the output of their module (outputs.ts) records: no detector class touches prom-client or the logger.
  */
 export type Finding =
   | { readonly kind: 'task-lost'; readonly name: string; readonly queue: string | undefined; readonly uuid: string; readonly worker: string | undefined; readonly reason: LostReason }

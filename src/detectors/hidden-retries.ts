@@ -5,6 +5,10 @@ import type { TaskRecord } from '../state/task-table.js';
 import type { AttemptOutcome, Report } from './findings.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
 import { ATTEMPTS_COUNTED } from './marks.js';
+import { Histogram } from 'prom-client';
+import { histogramCell } from '../metrics/fast-children.js';
+import type { DetectorOutput } from './output.js';
+import { boundedPerBroker } from './output.js';
 
 /**
  * How many attempts each task took before its final outcome, so "succeeded on the fifth try" is
@@ -44,3 +48,21 @@ export class HiddenRetryDetector extends IgnoringObserver {
     this.report({ kind: 'attempts', name: task.name ?? 'unknown', outcome, attempts: task.retries + 1 });
   }
 }
+
+/** Attempts buckets: 1 is a plain run; the tail catches max_retries in the tens. */
+const ATTEMPT_BUCKETS = [1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50];
+
+/** celery_task_attempts; no log line (metrics only). */
+export const hiddenRetryOutput: DetectorOutput = {
+  define: ({ host, options, b, registers }) => {
+    const attempts = new Histogram({
+      name: 'celery_task_attempts',
+      help: 'Attempts (retries + 1) each task took before its final outcome.',
+      labelNames: ['name', 'outcome', ...b],
+      buckets: ATTEMPT_BUCKETS,
+      registers,
+    });
+    const of = boundedPerBroker({ host, options }, ['name', 'outcome'], ([name, outcome], extra) => histogramCell(attempts, { name: name!, outcome: outcome!, ...extra }));
+    return { attempts: (broker, f) => of(broker).get([f.name, f.outcome], 'celery_task_attempts').observe(f.attempts) };
+  },
+};

@@ -25,7 +25,7 @@ export interface DetectorOptions {
 /**
  * The silent-failure detectors of one broker's state. Event-driven ones observe the state
  * machine's transitions (`observer`, to combine with the metrics observer) and report findings;
- * the others are read at scrape time by sinks/detector-metrics.ts.
+ * the others are read at scrape time by detector-metrics.ts.
  */
 export class BrokerDetectors {
   readonly observer: TaskObserver;

@@ -1,7 +1,9 @@
 import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
-import { OVERFLOW_LABEL_VALUE } from '../sinks/label-guard.js';
+import { OVERFLOW_LABEL_VALUE } from '../metrics/label-guard.js';
+import { Gauge } from 'prom-client';
+import type { DetectorOutput } from './output.js';
 
 /** Arrivals kept per name to recognise a cadence: 9 arrivals give 8 intervals. */
 const ARRIVALS_KEPT = 9;
@@ -156,3 +158,41 @@ export function jitterRatio(arrivals: readonly number[]): number | undefined {
   if (median <= 0) return undefined;
   return Math.max(median - sorted[0]!, sorted[sorted.length - 1]! - median) / median;
 }
+
+/** The periodic-task families: last sent/received, detected cadence and jitter, declared interval. */
+export const periodicTaskOutput: DetectorOutput<{ readonly periodic: PeriodicTaskDetector; readonly expectedIntervals: Readonly<Record<string, number>> }> = {
+  define: ({ brokers, b, registers, withBroker }) => {
+    const periodicGauge = (name: string, help: string, pick: (t: PeriodicTimes) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['name', ...b],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of brokers) {
+            for (const [task, times] of s.detectors.periodic.byName) {
+              const v = pick(times);
+              if (v !== undefined) this.set(withBroker(s, { name: task }), v);
+            }
+          }
+        },
+      });
+    };
+    periodicGauge('celery_task_last_sent_timestamp_seconds', 'Sender timestamp of the newest task-sent of this task name, Unix seconds.', (t) => t.lastSent);
+    periodicGauge('celery_task_last_received_timestamp_seconds', 'Sender timestamp of the newest task-received of this task name, Unix seconds.', (t) => t.lastReceived);
+    periodicGauge('celery_task_detected_interval_seconds', 'Regular interval between new task ids of this name, when the last ones arrived on a cadence (Beat).', (t) => t.detectedInterval);
+    periodicGauge('celery_task_arrival_jitter_ratio', 'Largest deviation of the last 8 intervals between new task ids of this name from their median, as a share of the median: near 0 for a Beat schedule; absent until 9 have arrived.', (t) => t.jitterRatio);
+    new Gauge({
+      name: 'celery_task_expected_interval_seconds',
+      help: 'Interval declared with --expect-task NAME=INTERVAL: alert when time() - last received exceeds it.',
+      labelNames: ['name', ...b],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of brokers) for (const [task, seconds] of Object.entries(s.detectors.expectedIntervals)) this.set(withBroker(s, { name: task }), seconds);
+      },
+    });
+    return {};
+  },
+};

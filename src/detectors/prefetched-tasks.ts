@@ -1,5 +1,7 @@
 import type { TaskRecord } from '../state/task-table.js';
 import type { WorkerRecord } from '../state/workers.js';
+import { Gauge } from 'prom-client';
+import type { DetectorOutput } from './output.js';
 
 /**
  * Per worker, tasks it has received but not started: reserved by prefetch (or waiting for an ETA
@@ -16,3 +18,22 @@ export function prefetchedPerWorker(workers: Iterable<WorkerRecord>, unfinished:
   }
   return counts;
 }
+
+/** celery_worker_tasks_prefetched, read from the state at scrape time. */
+export const prefetchedTaskOutput: DetectorOutput = {
+  define: ({ brokers, b, registers, withBroker }) => {
+    new Gauge({
+      name: 'celery_worker_tasks_prefetched',
+      help: 'Tasks the worker has received but not started (reserved by prefetch, or waiting for their ETA).',
+      labelNames: ['hostname', ...b],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of brokers) {
+          for (const [hostname, n] of prefetchedPerWorker(s.state.workers.values(), s.state.tasks.unfinishedTasks())) this.set(withBroker(s, { hostname }), n);
+        }
+      },
+    });
+    return {};
+  },
+};

@@ -1,7 +1,9 @@
 import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
-import { LabelGuard, OVERFLOW_LABEL_VALUE } from '../sinks/label-guard.js';
+import { LabelGuard, OVERFLOW_LABEL_VALUE } from '../metrics/label-guard.js';
+import { Gauge } from 'prom-client';
+import type { DetectorOutput, WatchedDetectors } from './output.js';
 
 const UNKNOWN_NAME = 'unknown';
 /** The queue of a task that reported none (the metrics show --default-queue-name). */
@@ -134,3 +136,36 @@ function learnedThreshold(samples: readonly number[], factor: number): number {
   const p95 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] ?? 0;
   return Math.max(MIN_LEARNED_THRESHOLD, p95 * factor);
 }
+
+type Watched = WatchedDetectors<{ readonly stalled: StalledTaskDetector }>;
+
+/** The running-task families, read from one scan of the unfinished tasks per scrape. */
+export const stalledTaskOutput: DetectorOutput<{ readonly stalled: StalledTaskDetector }> = {
+  define: ({ brokers, b, registers, withBroker, queue }) => {
+    // The registry collects families in registration order, so the first one scans and the next
+    // three reuse it.
+    let scan: { s: Watched; rows: ReturnType<StalledTaskDetector['scan']> }[] = [];
+    const rowFamily = (name: string, help: string, labelNames: readonly string[], fill: (g: Gauge<string>, s: Watched, rows: ReturnType<StalledTaskDetector['scan']>) => void, first = false): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: [...labelNames, ...b],
+        registers,
+        collect() {
+          this.reset();
+          if (first) {
+            const t = Date.now() / 1000;
+            scan = brokers.map((s) => ({ s, rows: s.detectors.stalled.scan(s.state.tasks.unfinishedTasks(), t) }));
+          }
+          for (const { s, rows } of scan) fill(this, s, rows);
+        },
+      });
+    };
+    const byName = (s: Watched, r: { name: string; queue: string | undefined }): Record<string, string> => withBroker(s, { name: r.name, queue_name: queue(r.queue) });
+    rowFamily('celery_task_running', 'Tasks in STARTED now (lost ones excluded).', ['name', 'queue_name'], (g, s, rows) => { for (const r of rows) g.set(byName(s, r), r.running); }, true);
+    rowFamily('celery_task_stalled', 'Tasks in STARTED for longer than their stalled threshold (see celery_task_stalled_threshold_seconds).', ['name', 'queue_name'], (g, s, rows) => { for (const r of rows) g.set(byName(s, r), r.stalled); });
+    rowFamily('celery_task_oldest_running_age_seconds', 'Seconds since the oldest task in STARTED of this name started (daemon clock).', ['name', 'queue_name'], (g, s, rows) => { for (const r of rows) g.set(byName(s, r), r.oldestAge); });
+    rowFamily('celery_task_stalled_threshold_seconds', 'Stalled threshold in force for each task name running now: --stalled-threshold NAME=, else learned from its runtime, else the global one.', ['name'], (g, s, rows) => { for (const r of rows) g.set(withBroker(s, { name: r.name }), r.threshold); });
+    return {};
+  },
+};

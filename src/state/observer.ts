@@ -27,5 +27,3 @@ export interface TaskObserver {
 }
 
 export type LostReason = 'worker-lost' | 'evicted';
-
-export { combineObservers } from './fan-out.js';

@@ -86,7 +86,7 @@ export class TaskRecord {
   /** Bits detectors set to remember what they reported once about this task (detectors/marks.ts). */
   marks = 0;
   /**
-   * Left to the metrics sink (sinks/metrics.ts): the label children this task's last event was
+   * Left to the metrics sink (metrics/celery-metrics.ts): the label children this task's last event was
    * counted under, so its next events skip the label lookup. Opaque to the state machine.
    */
   labelMemo: object | undefined = undefined;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { OPERATOR_FILE, RULES_FILE, loadSource, render } from '../../alerts/src/build.js';
-import { ROOT } from '../integration/harness.js';
+import { ROOT } from '../kit/paths.js';
 
 const ALERTS = join(ROOT, 'alerts');
 const PROMTOOL = process.env['CELERY_PULSE_PROMTOOL'] ?? 'promtool';

@@ -2,7 +2,7 @@
 // test that runs every query against a real Prometheus.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../integration/harness.js';
+import { ROOT } from '../kit/paths.js';
 
 export interface Target {
   refId: string;

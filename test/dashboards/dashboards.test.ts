@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { ROOT } from '../integration/harness.js';
+import { ROOT } from '../kit/paths.js';
 import { documentedMetrics, isDocumented, loadDashboards, metricNames, substituteVariables } from './dashboard-queries.js';
 
 const dashboards = loadDashboards();

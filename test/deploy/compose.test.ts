@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadSource } from '../../alerts/src/build.js';
-import { ROOT } from '../integration/harness.js';
+import { ROOT } from '../kit/paths.js';
 
 const DIR = join(ROOT, 'deploy', 'compose');
 const PROMTOOL = process.env['CELERY_PULSE_PROMTOOL'] ?? 'promtool';

@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../src/config/config.js';
 import type { Config } from '../../src/config/config.js';
 import { compileHostnamePatterns } from '../../src/filter/hostname-pattern.js';
-import { ROOT } from '../integration/harness.js';
+import { ROOT } from '../kit/paths.js';
 import { renderKustomization } from './kubectl-kustomize.js';
 import type { Manifest } from './kubectl-kustomize.js';
 import { schemaErrors, typeErrors } from './schema-check.js';
@@ -273,7 +273,7 @@ describe('sidecar', () => {
     expect(relabel.map((r) => [r.sourceLabels, r.action])).toEqual([[['__name__'], 'keep']]);
     // Prometheus anchors relabelling regexes at both ends.
     const kept = (name: string): boolean => new RegExp(`^(?:${relabel[0]!.regex})$`).test(name);
-    // Every metric family the README documents, and the queue families (src/sinks/queue-metrics.ts).
+    // Every metric family the README documents, and the queue families (src/metrics/queue-metrics.ts).
     const families = [
       ...[...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/^\| `(celery_\w+)`/gm)].map((m) => m[1]!),
       'celery_queue_length',

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCertificates } from './certificates.js';
-import type { Certificates } from './certificates.js';
+import { makeCertificates } from '../kit/certificates.js';
+import type { Certificates } from '../kit/certificates.js';
 import { runWorkload, startDaemon, startRabbit, waitFor } from './harness.js';
 import type { DaemonProc, RabbitServer } from './harness.js';
 

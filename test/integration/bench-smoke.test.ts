@@ -2,8 +2,8 @@
 // real redis-server into the built daemon. Not timed: it asserts that nothing is lost and that
 // memory stays bounded by --max-tracked-tasks, never a speed (speed lives in `npm run bench`).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { benchBroker } from '../../bench/suite.js';
-import type { BrokerReport } from '../../bench/suite.js';
+import { benchBroker } from '../../bench/phases/suite.js';
+import type { BrokerReport } from '../../bench/phases/suite.js';
 
 describe('benchmark smoke run against a real redis-server', () => {
   let report: BrokerReport;

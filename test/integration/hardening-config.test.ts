@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCertificates } from './certificates.js';
-import type { Certificates } from './certificates.js';
+import { makeCertificates } from '../kit/certificates.js';
+import type { Certificates } from '../kit/certificates.js';
 import { DAEMON, startDaemon, startRedisWithPassword, waitFor } from './harness.js';
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCertificates } from './certificates.js';
+import { makeCertificates } from '../kit/certificates.js';
 import { DAEMON, Proc, freePort, sleep, startDaemon, startRedis, waitFor } from './harness.js';
 import type { DaemonProc, RedisServer } from './harness.js';
 import { EventPublisher, goodTask } from './hostile-publisher.js';

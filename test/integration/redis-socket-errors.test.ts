@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newRedisClient } from '../../src/brokers/redis-client.js';
+import { newRedisClient } from '../../src/brokers/redis/client.js';
 import { startRedis, waitFor } from './harness.js';
 import type { RedisServer } from './harness.js';
 
@@ -28,7 +28,7 @@ describe('Redis clients and sockets that fail twice', () => {
     await redis?.stop();
   });
 
-  it('ioredis alone lets the second error through (why src/brokers/redis-client.ts exists)', async () => {
+  it('ioredis alone lets the second error through (why src/brokers/redis/client.ts exists)', async () => {
     const client = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true, retryStrategy: () => null });
     client.on('error', () => undefined);
     await client.connect();

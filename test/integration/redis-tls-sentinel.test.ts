@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCertificates } from './certificates.js';
+import { makeCertificates } from '../kit/certificates.js';
 import { Proc, freePort, runWorkload, startDaemon, waitFor } from './harness.js';
 import type { DaemonProc } from './harness.js';
 

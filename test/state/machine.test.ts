@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkerEvent } from '../../src/protocol/events.js';
 import { CeleryState, UNKNOWN_TASK_NAME } from '../../src/state/machine.js';
 import type { CeleryStateOptions } from '../../src/state/machine.js';
 import type { TaskObserver } from '../../src/state/observer.js';
@@ -38,10 +37,6 @@ const OPTIONS: CeleryStateOptions = {
   forgetAfter: 3600,
 };
 
-
-function heartbeat(hostname: string, timestamp: number, extra: Partial<WorkerEvent> = {}): WorkerEvent {
-  return { kind: 'worker', type: 'worker-heartbeat', hostname, timestamp, freq: 2, active: 0, processed: 0, loadavg: undefined, swVer: undefined, ...extra };
-}
 
 describe('CeleryState', () => {
   it('labels uuid-only events with the name and queue seen earlier', () => {
@@ -201,68 +196,5 @@ describe('CeleryState', () => {
     s.apply(task('task-failed', 'c', 2.5, { exception: 'ExceptionWithTraceback()', traceback }), 2.5);
     expect(s.tasks.get('c')?.state).toBe('FAILURE');
     expect(calls[2]).toEqual({ what: 'failed', name: 't', queue: undefined, extra: ['TimeLimitExceeded', 1] });
-  });
-});
-
-describe('TaskTable bounds', () => {
-  it('forgets finished tasks first when full, and counts evictions', () => {
-    const { observer } = recorder();
-    const s = new CeleryState(observer, { ...OPTIONS, maxTasks: 3 });
-    s.apply(task('task-received', 'running', 1, { name: 't' }), 1);
-    s.apply(task('task-started', 'running', 2), 2);
-    s.apply(task('task-received', 'done1', 3, { name: 't' }), 3);
-    s.apply(task('task-succeeded', 'done1', 4), 4);
-    s.apply(task('task-received', 'done2', 5, { name: 't' }), 5);
-    s.apply(task('task-succeeded', 'done2', 6), 6);
-    s.apply(task('task-received', 'new', 7, { name: 't' }), 7);
-    expect(s.tasks.size).toBe(3);
-    expect(s.tasks.get('running')).toBeDefined();
-    expect(s.tasks.get('done1')).toBeUndefined();
-    expect(s.tasks.evictions.capacity).toBe(1);
-  });
-
-  it('forgets tasks by age: finished after finishedTtl, unfinished after unfinishedTtl', () => {
-    const { observer } = recorder();
-    const s = new CeleryState(observer, { ...OPTIONS, finishedTtl: 10, unfinishedTtl: 100 });
-    s.apply(task('task-received', 'open', 0, { name: 't' }), 0);
-    s.apply(task('task-received', 'done', 0, { name: 't' }), 0);
-    s.apply(task('task-succeeded', 'done', 1), 1);
-    s.tick(12);
-    expect(s.tasks.get('done')).toBeUndefined();
-    expect(s.tasks.get('open')).toBeDefined();
-    s.tick(101);
-    expect(s.tasks.get('open')).toBeUndefined();
-    expect(s.tasks.evictions.age).toBe(2);
-  });
-});
-
-describe('WorkerRegistry', () => {
-  it('is up while heartbeats arrive within freq x factor, down after, and down at once on worker-offline', () => {
-    const { observer } = recorder();
-    const s = new CeleryState(observer, OPTIONS);
-    s.apply(heartbeat('w1@vm', 100, { active: 3 }), 100);
-    const w = s.workers.get('w1@vm')!;
-    expect(s.workers.isUp(w, 103.9)).toBe(true);
-    expect(s.workers.isUp(w, 104.1)).toBe(false);
-    expect(w.active).toBe(3);
-    // A heartbeat sent in reply to a pidbox broadcast has no `active`: keep the last known.
-    s.apply(heartbeat('w1@vm', 105, { active: undefined, freq: 5 }), 105);
-    expect(w.active).toBe(3);
-    // ...and its made-up freq=5 is ignored: the worker still beats every 2 s (workers.ts).
-    expect(w.freq).toBe(2);
-    expect(s.workers.isUp(w, 108.9)).toBe(true);
-    expect(s.workers.isUp(w, 109.1)).toBe(false);
-    s.apply({ ...heartbeat('w1@vm', 106), type: 'worker-offline' }, 106);
-    expect(s.workers.isUp(w, 106)).toBe(false);
-  });
-
-  it('forgets a worker silent for longer than forgetAfter', () => {
-    const { observer } = recorder();
-    const s = new CeleryState(observer, { ...OPTIONS, forgetAfter: 60 });
-    s.apply(heartbeat('w1@vm', 0), 0);
-    s.tick(59);
-    expect(s.workers.size).toBe(1);
-    s.tick(61);
-    expect(s.workers.size).toBe(0);
   });
 });

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { combineObservers } from '../../src/state/fan-out.js';
+import type { TaskObserver } from '../../src/state/observer.js';
+import { TaskRecord } from '../../src/state/task-record.js';
+import { taskEvent } from '../fixtures/events.js';
+
+const METHODS = ['taskSent', 'taskReceived', 'taskStarted', 'taskSucceeded', 'taskFailed', 'taskRetried', 'taskRejected', 'taskRevoked', 'taskCancelled', 'taskLost'] as const;
+
+/** An observer that writes `<id>:<method>:<args after the record>` for every call. */
+function recorder(id: number, calls: string[]): TaskObserver {
+  const o: Record<string, (...args: unknown[]) => void> = {};
+  for (const m of METHODS) o[m] = (_task, ...rest) => calls.push(`${id}:${m}:${rest.map((a) => (typeof a === 'object' && a !== null ? 'event' : String(a))).join(',')}`);
+  return o as unknown as TaskObserver;
+}
+
+function callEveryMethod(o: TaskObserver): void {
+  const t = new TaskRecord('u1', 0);
+  const e = taskEvent('task-failed', 'u1', 1);
+  o.taskSent(t, e);
+  o.taskReceived(t, e);
+  o.taskStarted(t, e, 1.5);
+  o.taskSucceeded(t, e, 2);
+  o.taskFailed(t, e, 'KeyError', undefined);
+  o.taskRetried(t, e, 'ValueError', 3);
+  o.taskRejected(t, e);
+  o.taskRevoked(t, e);
+  o.taskCancelled(t, e);
+  o.taskLost(t, 'evicted', 42);
+}
+
+describe('combineObservers', () => {
+  for (const count of [0, 1, 2, 3, 4, 5, 7]) {
+    it(`hands every transition to each of ${count} observers, in order, with its arguments`, () => {
+      const calls: string[] = [];
+      callEveryMethod(combineObservers(Array.from({ length: count }, (_, i) => recorder(i, calls))));
+      const expected = ['event', 'event', 'event,1.5', 'event,2', 'event,KeyError,undefined', 'event,ValueError,3', 'event', 'event', 'event', 'evicted,42'].flatMap((args, m) =>
+        Array.from({ length: count }, (_, i) => `${i}:${METHODS[m]}:${args}`),
+      );
+      expect(calls).toEqual(expected);
+    });
+  }
+});
