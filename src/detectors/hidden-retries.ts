@@ -4,7 +4,7 @@ import type { LostReason } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { AttemptOutcome, Report } from './findings.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
-import { ATTEMPTS_COUNTED } from './marks.js';
+import { TaskSet } from '../state/per-task.js';
 import { Histogram } from 'prom-client';
 import { histogramCell } from '../metrics/fast-children.js';
 import type { DetectorOutput } from './output.js';
@@ -18,6 +18,9 @@ import { boundedPerBroker } from './output.js';
  * Each task is counted once, at its first final outcome, and only if it ever started.
  */
 export class HiddenRetryDetector extends IgnoringObserver {
+  /** Tasks already counted (at their first final outcome). */
+  private readonly counted = new TaskSet();
+
   constructor(private readonly report: Report) {
     super();
   }
@@ -42,9 +45,13 @@ export class HiddenRetryDetector extends IgnoringObserver {
     if (reason === 'worker-lost') this.outcome(task, 'lost');
   }
 
+  override taskForgotten(task: TaskRecord): void {
+    this.counted.forget(task);
+  }
+
   private outcome(task: TaskRecord, outcome: AttemptOutcome): void {
-    if (task.attempts === 0 || (task.marks & ATTEMPTS_COUNTED) !== 0) return;
-    task.marks |= ATTEMPTS_COUNTED;
+    if (task.attempts === 0 || this.counted.has(task)) return;
+    this.counted.add(task);
     this.report({ kind: 'attempts', name: task.name ?? 'unknown', outcome, attempts: task.retries + 1 });
   }
 }

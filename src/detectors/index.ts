@@ -107,4 +107,10 @@ class DetectorObserver implements TaskObserver {
     this.lost.taskLost(task, reason);
     this.retries.taskLost(task, reason);
   }
+
+  taskForgotten(task: TaskRecord): void {
+    this.lost.taskForgotten(task);
+    this.retries.taskForgotten(task);
+    this.periodic.taskForgotten(task);
+  }
 }

@@ -2,7 +2,7 @@ import type { LostReason } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { Report } from './findings.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
-import { LATE_REPORT_SEEN } from './marks.js';
+import { TaskSet } from '../state/per-task.js';
 import { Counter } from 'prom-client';
 import { counterCell } from '../metrics/fast-children.js';
 import type { DetectorOutput } from './output.js';
@@ -16,6 +16,9 @@ import { boundedPerBroker } from './output.js';
  * so the two counters can be reconciled by hand.
  */
 export class LostTaskDetector extends IgnoringObserver {
+  /** Tasks whose late report was logged. */
+  private readonly reported = new TaskSet();
+
   constructor(private readonly report: Report) {
     super();
   }
@@ -32,9 +35,13 @@ export class LostTaskDetector extends IgnoringObserver {
     this.finishedAfterLoss(task);
   }
 
+  override taskForgotten(task: TaskRecord): void {
+    this.reported.forget(task);
+  }
+
   private finishedAfterLoss(task: TaskRecord): void {
-    if (task.lostAt === undefined || (task.marks & LATE_REPORT_SEEN) !== 0) return;
-    task.marks |= LATE_REPORT_SEEN;
+    if (task.lostAt === undefined || this.reported.has(task)) return;
+    this.reported.add(task);
     this.report({ kind: 'lost-task-reported', name: task.name ?? 'unknown', uuid: task.uuid, worker: task.worker, state: task.state });
   }
 }

@@ -1,6 +1,7 @@
 import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
+import { TaskNumbers } from '../state/per-task.js';
 import { OVERFLOW_LABEL_VALUE } from '../metrics/label-guard.js';
 import { Gauge } from 'prom-client';
 import type { DetectorOutput } from './output.js';
@@ -60,6 +61,8 @@ export class PeriodicTimes {
  */
 export class PeriodicTaskDetector extends IgnoringObserver {
   readonly byName = new Map<string, PeriodicTimes>();
+  /** Per task: the earliest task-sent/received timestamp of its first attempt. */
+  private readonly firstArrival = new TaskNumbers();
 
   /**
    * `maxNames` (--max-label-values) bounds the names tracked, and so the series of the gauges
@@ -87,6 +90,10 @@ export class PeriodicTaskDetector extends IgnoringObserver {
     this.arrival(task, t, event.timestamp);
   }
 
+  override taskForgotten(task: TaskRecord): void {
+    this.firstArrival.forget(task);
+  }
+
   private times(task: TaskRecord): PeriodicTimes | undefined {
     if (task.name === undefined) return undefined;
     let name = task.name;
@@ -105,9 +112,9 @@ export class PeriodicTaskDetector extends IgnoringObserver {
 
   private arrival(task: TaskRecord, t: PeriodicTimes, timestamp: number): void {
     if (task.retries > 0) return;
-    const previous = task.firstArrival;
+    const previous = this.firstArrival.get(task);
     if (previous !== undefined && previous <= timestamp) return;
-    task.firstArrival = timestamp;
+    this.firstArrival.set(task, timestamp);
     const a = t.arrivals;
     if (previous !== undefined) {
       const at = a.indexOf(previous);

@@ -3,6 +3,7 @@ import type { OpenMetricsContentType } from 'prom-client';
 import type { DecodeErrorReason, TaskEvent } from '../protocol/events.js';
 import type { TaskObserver } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
+import { TaskSlots } from '../state/per-task.js';
 import { UNKNOWN_TASK_NAME } from '../state/machine.js';
 import { defineScrapeTimeMetrics } from './scrape-metrics.js';
 import { BoundedChildren, LabelGuard, OVERFLOW_LABEL_VALUE, overflowCounter } from './label-guard.js';
@@ -214,6 +215,11 @@ export class BrokerMetrics implements TaskObserver {
   private readonly observeRuntime: (r: RuntimeCell, task: TaskRecord, runtime: number) => void;
   private readonly countFailed: (task: TaskRecord, child: LabelledCounter) => void;
   private readonly events = new Map<string, CounterCell>();
+  /**
+   * Per task: the label children its last event was counted under, so its next events skip the
+   * label lookup.
+   */
+  private readonly memos = new TaskSlots<TaskChildren>();
   /** Bumped whenever children are forgotten, so no task's memo outlives its children. */
   private generation = 0;
   private readonly errors = new Map<string, Counter.Internal>();
@@ -376,6 +382,10 @@ export class BrokerMetrics implements TaskObserver {
     // Counted by the lost-task detector.
   }
 
+  taskForgotten(task: TaskRecord): void {
+    this.memos.forget(task);
+  }
+
   /**
    * Removes every task series labelled with this worker's hostname, when the state forgot the
    * worker (--worker-forget-after): pod churn must not grow the series count forever.
@@ -413,12 +423,12 @@ export class BrokerMetrics implements TaskObserver {
   private task(task: TaskRecord, hostname: string, metric: string): TaskChildren {
     const name = this.nameOf(task);
     const queue = this.queueOf(task);
-    const memo = task.labelMemo as TaskChildren | undefined;
+    const memo = this.memos.get(task);
     if (memo !== undefined && memo.hostname === hostname && memo.name === name && memo.queue === queue && memo.owner === this && memo.generation === this.generation) return memo;
     const c = this.children.get([name, hostname, queue], metric);
     if (c.own && c.hostname === hostname && c.name === name && c.queue === queue) {
       c.generation = this.generation;
-      task.labelMemo = c;
+      this.memos.set(task, c);
     }
     return c;
   }

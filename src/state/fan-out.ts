@@ -91,4 +91,10 @@ class FanOut implements TaskObserver {
     this.c.taskLost(t, r, n);
     this.d.taskLost(t, r, n);
   }
+  taskForgotten(t: TaskRecord): void {
+    this.a.taskForgotten(t);
+    this.b.taskForgotten(t);
+    this.c.taskForgotten(t);
+    this.d.taskForgotten(t);
+  }
 }

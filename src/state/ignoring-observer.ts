@@ -17,4 +17,5 @@ export class IgnoringObserver implements TaskObserver {
   taskRevoked(_task: TaskRecord, _event: TaskEvent): void {}
   taskCancelled(_task: TaskRecord, _event: TaskEvent): void {}
   taskLost(_task: TaskRecord, _reason: LostReason, _now: number): void {}
+  taskForgotten(_task: TaskRecord): void {}
 }

@@ -88,6 +88,7 @@ export class CeleryState {
       // Forgotten with no final event: spans and counts must close it now or never.
       if (record.state !== undefined && !FINAL_STATES.has(record.state)) this.observer.taskLost(record, 'evicted', this.clock);
     };
+    this.tasks.onForget = (record) => this.observer.taskForgotten(record);
   }
 
   apply(event: CeleryEvent, now: number): void {

@@ -4,7 +4,7 @@ import type { TaskRecord } from './task-table.js';
 /**
  * What the state machine tells its sinks. Each method is called once per event that made the
  * transition, after the record was updated, with the record as it stands then. Sinks must not
- * mutate the record.
+ * mutate the record: what they remember per task they keep in tables of their own (per-task.ts).
  */
 export interface TaskObserver {
   taskSent(task: TaskRecord, event: TaskEvent): void;
@@ -24,6 +24,11 @@ export interface TaskObserver {
    * state machine's housekeeping (`tick`), with no event.
    */
   taskLost(task: TaskRecord, reason: LostReason, now: number): void;
+  /**
+   * The state forgot the record (evicted, after `taskLost` if it was unfinished): what a sink
+   * keeps under its `key` (per-task.ts) must go, as the key will name another task.
+   */
+  taskForgotten(task: TaskRecord): void;
 }
 
 export type LostReason = 'worker-lost' | 'evicted';

@@ -47,4 +47,5 @@ export class QueueDiscovery implements TaskObserver {
   taskRevoked(): void {}
   taskCancelled(): void {}
   taskLost(): void {}
+  taskForgotten(): void {}
 }

@@ -28,10 +28,9 @@ const RETRIED_AT = 4;
 const ETA = 5;
 const STARTED_SEEN_AT = 6;
 const LOST_AT = 7;
-const FIRST_ARRIVAL = 8;
-const TOUCHED_AT = 9;
-const ORDERED_AT = 10;
-const FIXED = 11;
+const TOUCHED_AT = 8;
+const ORDERED_AT = 9;
+const FIXED = 10;
 
 /**
  * The event log: one entry per event applied (not dropped as a duplicate), oldest first, of
@@ -59,6 +58,14 @@ const RELEASED = TEMPLATE.slice();
 
 const optional = (v: number): number | undefined => (v === v ? v : undefined);
 
+/**
+ * Keys of live records (TaskRecord.key): freed keys are given out again before new ones, so sinks'
+ * side tables (per-task.ts) stay as long as the most records ever alive at once. Shared by every
+ * table; a record made outside a table (tests) keeps its key.
+ */
+const freeKeys: number[] = [];
+let nextKey = 0;
+
 /** What the daemon remembers of one task id. Mutable: the state machine owns it. */
 export class TaskRecord {
   name: string | undefined = undefined;
@@ -83,13 +90,12 @@ export class TaskRecord {
   inFinished = false;
   /** Its entry in the order (order-queue.ts); -1 once evicted. */
   orderStamp = -1;
-  /** Bits detectors set to remember what they reported once about this task (detectors/marks.ts). */
-  marks = 0;
   /**
-   * Left to the metrics sink (metrics/celery-metrics.ts): the label children this task's last event was
-   * counted under, so its next events skip the label lookup. Opaque to the state machine.
+   * A small number naming the record while it lives, for what sinks keep per task in tables of
+   * their own (per-task.ts); given to another record once this one is forgotten
+   * (TaskObserver.taskForgotten), -1 from then on.
    */
-  labelMemo: object | undefined = undefined;
+  key: number;
   /** Events held back until an event carrying the task name arrives (out-of-order delivery). */
   pending: TaskEvent[] | undefined = undefined;
   /**
@@ -118,6 +124,7 @@ export class TaskRecord {
       this.o = 0;
     }
     this.slab = slab;
+    this.key = freeKeys.pop() ?? nextKey++;
     this.touchedAt = now;
     this.orderedAt = now;
   }
@@ -174,13 +181,6 @@ export class TaskRecord {
   set lostAt(v: number | undefined) {
     this.s[this.o + LOST_AT] = v ?? NaN;
   }
-  /** Earliest task-sent/received timestamp of the first attempt, kept by detectors/periodic-tasks.ts. */
-  get firstArrival(): number | undefined {
-    return optional(this.s[this.o + FIRST_ARRIVAL]!);
-  }
-  set firstArrival(v: number | undefined) {
-    this.s[this.o + FIRST_ARRIVAL] = v ?? NaN;
-  }
   /** Local clock (epoch seconds) of the last event, for age-based eviction. */
   get touchedAt(): number {
     return this.s[this.o + TOUCHED_AT]!;
@@ -213,6 +213,8 @@ export class TaskRecord {
   release(): void {
     this.releaseSlot();
     this.s = RELEASED;
+    if (this.key >= 0) freeKeys.push(this.key);
+    this.key = -1;
   }
 
   private releaseSlot(): void {

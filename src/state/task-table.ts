@@ -41,6 +41,8 @@ export class TaskTable {
   evictions: Record<EvictionReason, number> = { capacity: 0, age: 0 };
   /** Called for every unfinished task evicted, so detectors and spans can close it. */
   onEvictUnfinished: ((record: TaskRecord, reason: EvictionReason) => void) | undefined;
+  /** Called for every task evicted, last, while its key still names it. */
+  onForget: ((record: TaskRecord) => void) | undefined;
 
   constructor(options: TaskTableOptions) {
     this.options = options;
@@ -122,6 +124,7 @@ export class TaskTable {
     this.byId.delete(record);
     this.evictions[reason]++;
     if (unfinished) this.onEvictUnfinished?.(record, reason);
+    this.onForget?.(record);
     record.release();
   }
 }

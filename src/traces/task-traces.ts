@@ -186,6 +186,10 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     this.finishAt(task, end, undefined, undefined, { state: 'LOST', error: `lost (${reason})`, endReason: reason, needsReceipt: true });
   }
 
+  taskForgotten(): void {
+    // Open spans are kept by task id (a span may outlive the record) and bounded by sweep().
+  }
+
   /** Housekeeping: ends attempts open longer than maxSpanAge. `now` is the local clock. */
   sweep(now: number): void {
     for (const [uuid, attempt] of this.open) {

@@ -33,6 +33,23 @@ describe('hidden retries', () => {
     expect(h.of('attempts').map((f) => [f.outcome, f.attempts])).toEqual([['succeeded', 2]]);
   });
 
+  it('counts a task whose record took the key of a forgotten, already counted one', () => {
+    // What a detector remembers per task lives in its own table under the record's key; a key
+    // is given out again once its record is evicted, and must not carry the old task's mark.
+    const h = harness({ maxTasks: 1 });
+    h.feed(task('task-received', 'a', 100, { ...flaky, retries: 0 }), task('task-started', 'a', 100.1), task('task-succeeded', 'a', 100.2));
+    const key = h.state.tasks.get('a')!.key;
+    // A new record is made before the one it pushes out is forgotten: the third takes a's key.
+    h.feed(task('task-received', 'b', 101, { ...flaky, retries: 1 }), task('task-started', 'b', 101.1), task('task-succeeded', 'b', 101.2));
+    h.feed(task('task-received', 'c', 102, { ...flaky, retries: 2 }), task('task-started', 'c', 102.1), task('task-succeeded', 'c', 102.2));
+    expect(h.state.tasks.get('c')!.key).toBe(key);
+    expect(h.of('attempts').map((f) => [f.outcome, f.attempts])).toEqual([
+      ['succeeded', 1],
+      ['succeeded', 2],
+      ['succeeded', 3],
+    ]);
+  });
+
   it('counts a Reject(requeue=False) once as rejected, from Celery 5.6 (task-rejected) and 5.7 (task-failed, then task-rejected)', () => {
     const h = harness();
     const reject = { name: 'app.reject', retries: 0 };

@@ -33,6 +33,7 @@ function countingObserver(): { observer: TaskObserver; counts: Map<string, numbe
       taskRevoked: (t, e) => add('revoked', t, e),
       taskCancelled: (t, e) => add('cancelled', t, e),
       taskLost: () => undefined,
+      taskForgotten: () => undefined,
     },
   };
 }

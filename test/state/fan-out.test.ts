@@ -4,7 +4,7 @@ import type { TaskObserver } from '../../src/state/observer.js';
 import { TaskRecord } from '../../src/state/task-record.js';
 import { taskEvent } from '../fixtures/events.js';
 
-const METHODS = ['taskSent', 'taskReceived', 'taskStarted', 'taskSucceeded', 'taskFailed', 'taskRetried', 'taskRejected', 'taskRevoked', 'taskCancelled', 'taskLost'] as const;
+const METHODS = ['taskSent', 'taskReceived', 'taskStarted', 'taskSucceeded', 'taskFailed', 'taskRetried', 'taskRejected', 'taskRevoked', 'taskCancelled', 'taskLost', 'taskForgotten'] as const;
 
 /** An observer that writes `<id>:<method>:<args after the record>` for every call. */
 function recorder(id: number, calls: string[]): TaskObserver {
@@ -26,6 +26,7 @@ function callEveryMethod(o: TaskObserver): void {
   o.taskRevoked(t, e);
   o.taskCancelled(t, e);
   o.taskLost(t, 'evicted', 42);
+  o.taskForgotten(t);
 }
 
 describe('combineObservers', () => {
@@ -33,7 +34,7 @@ describe('combineObservers', () => {
     it(`hands every transition to each of ${count} observers, in order, with its arguments`, () => {
       const calls: string[] = [];
       callEveryMethod(combineObservers(Array.from({ length: count }, (_, i) => recorder(i, calls))));
-      const expected = ['event', 'event', 'event,1.5', 'event,2', 'event,KeyError,undefined', 'event,ValueError,3', 'event', 'event', 'event', 'evicted,42'].flatMap((args, m) =>
+      const expected = ['event', 'event', 'event,1.5', 'event,2', 'event,KeyError,undefined', 'event,ValueError,3', 'event', 'event', 'event', 'evicted,42', ''].flatMap((args, m) =>
         Array.from({ length: count }, (_, i) => `${i}:${METHODS[m]}:${args}`),
       );
       expect(calls).toEqual(expected);

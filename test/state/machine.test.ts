@@ -24,6 +24,7 @@ function recorder(): { observer: TaskObserver; calls: Call[] } {
       taskRevoked: rec('revoked'),
       taskCancelled: rec('cancelled'),
       taskLost: (t, reason) => calls.push({ what: 'lost', name: t.name, queue: t.queue, extra: reason }),
+      taskForgotten: () => undefined,
     },
   };
 }
