@@ -1,9 +1,12 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import type { OpenMetricsContentType } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { negotiate, requestedNames, serialize } from '../../src/http/exposition.js';
-import type { ExpositionFormat } from '../../src/http/exposition.js';
-import { referenceSerialize } from './reference-exposition.js';
+import type { ExpositionFormat, SerializeOptions } from '../../src/http/exposition.js';
+
+/** The exposition written in one go, never sliced: what every sliced write must equal (layout: golden/). */
+const oneShot = (r: Registry<OpenMetricsContentType>, format: ExpositionFormat): Promise<string> => serialize(r, format, { sliceMs: Infinity });
 
 function registry(): Registry<OpenMetricsContentType> {
   const r = new Registry<OpenMetricsContentType>();
@@ -99,9 +102,9 @@ function sampleNames(text: string): Set<string> {
 }
 
 describe('serialize in time slices', () => {
-  it.each<ExpositionFormat>(['prometheus', 'openmetrics'])('writes %s byte for byte as the one-shot serializer did, however it is sliced', async (format) => {
+  it.each<ExpositionFormat>(['prometheus', 'openmetrics'])('writes %s byte for byte as in one go, however it is sliced', async (format) => {
     const { r } = largeRegistry();
-    const reference = await referenceSerialize(r, format);
+    const reference = await oneShot(r, format);
     expect(reference.split('\n').length).toBeGreaterThan(10_000);
     expect(await serialize(r, format, { sliceMs: Infinity })).toBe(reference);
     // A zero slice yields after every 64 samples: the most boundaries there can be.
@@ -159,7 +162,7 @@ describe('serialize in time slices', () => {
 
   it('serves concurrent scrapes each in full', async () => {
     const { r } = largeRegistry();
-    const [prom, om] = [await referenceSerialize(r, 'prometheus'), await referenceSerialize(r, 'openmetrics')];
+    const [prom, om] = [await oneShot(r, 'prometheus'), await oneShot(r, 'openmetrics')];
     const results = await Promise.all([
       serialize(r, 'prometheus', { sliceMs: 0 }),
       serialize(r, 'openmetrics', { sliceMs: 0 }),
@@ -244,5 +247,64 @@ describe('name[] restriction', () => {
     expect(requestedNames('/metrics?x=1')).toBeUndefined();
     expect(requestedNames('/metrics?name[]=')).toBeUndefined();
     expect(requestedNames('/metrics?name[]=a_total&name%5B%5D=b_bucket&name[]=&other=c')).toEqual(new Set(['a_total', 'b_bucket']));
+  });
+});
+
+/**
+ * A small registry fed a fixed sequence of updates that touches every layout rule: counters with
+ * and without _total, exemplars on a counter and a histogram, an empty histogram, label values
+ * and help that need escaping, a collect-time gauge, a summary.
+ */
+function goldenRegistry(): Registry<OpenMetricsContentType> {
+  const r = new Registry<OpenMetricsContentType>();
+  r.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  const registers = [r];
+  const failed = new Counter({ name: 'celery_task_failed_total', help: 'Failed "tasks"\\ by exception', labelNames: ['name', 'exception'], registers, enableExemplars: true });
+  failed.inc({ labels: { name: 'app.add', exception: 'ValueError' }, value: 2, exemplarLabels: { trace_id: '0af7651916cd43dd8448eb211c80319c' } } as never);
+  failed.inc({ labels: { name: 'app."odd"\\\nname', exception: 'KeyError' }, value: 1 } as never);
+  const received = new Counter({ name: 'celery_task_received_total', help: 'Received', labelNames: ['name', 'hostname'], registers });
+  for (const [name, host, n] of [['app.add', 'celery@a', 3], ['app.mul', 'celery@a', 1], ['app.add', 'celery@b', 0.5]] as const) received.inc({ name, hostname: host }, n);
+  const runtime = new Histogram({ name: 'celery_task_runtime_seconds', help: 'Runtime', labelNames: ['name', 'outcome'], buckets: [0.1, 1, 10], registers, enableExemplars: true });
+  for (const v of [0.05, 0.1, 0.7, 12]) runtime.observe({ labels: { name: 'app.add', outcome: 'succeeded' }, value: v, exemplarLabels: { trace_id: `t${v}` } } as never);
+  runtime.observe({ labels: { name: 'app.mul', outcome: 'failed' }, value: 3 } as never);
+  new Histogram({ name: 'celery_task_queue_wait_seconds', help: 'never observed', labelNames: ['name'], buckets: [1], registers });
+  new Counter({ name: 'celery_pulse_no_suffix', help: 'A counter named without _total', registers }).inc(3);
+  new Gauge({
+    name: 'celery_worker_up',
+    help: 'Up, set at collect time',
+    labelNames: ['hostname'],
+    registers,
+    collect() {
+      this.set({ hostname: 'celery@a' }, 1);
+      this.set({ hostname: 'celery@b' }, 0);
+    },
+  });
+  const s = new Summary({ name: 'celery_pulse_some_summary_seconds', help: 'A summary', percentiles: [0.5], registers });
+  for (const v of [1, 2, 3]) s.observe(v);
+  return r;
+}
+
+describe('golden exposition', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const relabel: SerializeOptions = { relabel: { metricPrefix: 'celery_exporter_', staticLabels: { cluster: 'eu"1' } } };
+  const cases: [string, ExpositionFormat, SerializeOptions][] = [
+    ['exposition.prom', 'prometheus', {}],
+    ['exposition.om', 'openmetrics', {}],
+    ['relabelled.prom', 'prometheus', relabel],
+    ['relabelled.om', 'openmetrics', relabel],
+  ];
+  // Written by CELERY_PULSE_WRITE_GOLDEN=1 once, from the registry above; read by every run after.
+  it.each(cases)('writes golden/%s byte for byte, sliced or not', async (file, format, options) => {
+    // Exemplar timestamps are the clock at the update: the registry is fed at a fixed time.
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-01-02T03:04:05.678Z') });
+    const r = goldenRegistry();
+    const text = await serialize(r, format, options);
+    const path = new URL(`golden/${file}`, import.meta.url);
+    if (process.env['CELERY_PULSE_WRITE_GOLDEN'] === '1') writeFileSync(path, text);
+    expect(text).toBe(readFileSync(path, 'utf8'));
+    expect(await serialize(r, format, { ...options, sliceMs: 0 })).toBe(text);
   });
 });

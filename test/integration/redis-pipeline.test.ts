@@ -1,5 +1,6 @@
 // Walking skeleton, end to end: a real redis-server, a real Celery worker running a workload whose
 // outcome is known, the built daemon, and exact counts on /metrics.
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicWorkloadDone, runWorkload, settledMetrics, startDaemon, startRedis, startWorker, waitFor } from './harness.js';
 import type { CeleryWorker, DaemonProc, Metrics, RedisServer } from './harness.js';
@@ -95,6 +96,17 @@ describe('Redis events to /metrics with a real Celery worker', () => {
     expect(m.value('celery_pulse_decode_errors_total')).toBe(0);
     expect(m.value('celery_pulse_broker_up')).toBe(1);
     expect(m.value('celery_pulse_events_received_total', { type: 'task-succeeded' })).toBe(7);
+  });
+
+  it('serves an exposition that promtool check metrics parses, with no lint problem in our own families', async () => {
+    const text = await daemon.scrape();
+    expect(text).toContain('celery_task_runtime_seconds_bucket{');
+    const check = spawnSync(process.env['CELERY_PULSE_PROMTOOL'] ?? 'promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(check.error).toBeUndefined();
+    // Exit 3 is lint problems only (1 would be a parse error). The three named here are
+    // prom-client's default process gauges (nodejs_active_*_total), not families of ours.
+    const foreign = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'].map((n) => `${n} non-counter metrics should not have "_total" suffix`);
+    expect({ code: check.status, out: (check.stdout + check.stderr).split('\n').filter((l) => l !== '') }).toEqual({ code: 3, out: foreign });
   });
 
   it('marks the worker down when it shuts down', async () => {
