@@ -33,6 +33,7 @@ async function run(): Promise<void> {
   tuneHeap(process.execArgv);
   const logger = createLogger(config.logLevel, configSecrets(config), undefined, config.logFormat);
   for (const notice of config.notices) logger.info(notice);
+  for (const warning of config.warnings) logger.warn(warning);
   let daemon;
   try {
     daemon = await startDaemon(config, logger, VERSION);

@@ -39,10 +39,10 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
   const queueWatches: QueueWatch[] = [];
 
   const pipelineSinks = { metrics, detectorMetrics, traces, logger, badInput: new RateLimitedLog(logger), findingLog: new RateLimitedLog(logger) };
+  const onlyWorkers = config.onlyWorkers.length > 0 ? compileHostnamePatterns(config.onlyWorkers) : undefined;
   for (const broker of config.brokers) {
     const pipeline = createBrokerPipeline(config, broker, pipelineSinks);
     const { decoder, state, detectors, queues } = pipeline;
-    const onlyWorkers = config.onlyWorkers.length > 0 ? compileHostnamePatterns(config.onlyWorkers) : undefined;
     const source = createEventSource(broker, config, {
       decoder,
       logger,

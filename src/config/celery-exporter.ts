@@ -31,6 +31,8 @@ export function readCeEnv(env: NodeJS.ProcessEnv): CeEnv {
     if (flag.celeryExporter === undefined) continue;
     const name = ceEnvName(flag.name);
     const v = env[name];
+    // As for CELERY_PULSE_BROKER_URL: an empty URL is a secret that failed to reach the pod.
+    if (v !== undefined && v.trim() === '' && flag.name === 'broker-url') throw configError('CP_ERR_MISSING_VALUE', `${name} is set but empty (--broker-url)`);
     if (v === undefined || v === '') continue;
     used.push(name);
     const own = env[envName(flag.name)];
@@ -82,7 +84,13 @@ export function parseSecondsOrNever(flag: string, value: string): number {
 }
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const RESERVED = new Set(['name', 'hostname', 'queue_name', 'exception', 'broker', 'le', 'quantile', 'job', 'instance']);
+// Every label a served series can already carry (celery-pulse's families, prom-client's default
+// process metrics, Prometheus' own): a static label of the same name would repeat it and make
+// Prometheus reject the whole scrape.
+const RESERVED = new Set([
+  'name', 'hostname', 'queue_name', 'exception', 'broker', 'outcome', 'reason', 'state', 'type', 'metric', 'label', 'scan',
+  'version', 'nodejs', 'kind', 'space', 'major', 'minor', 'patch', 'le', 'quantile', 'job', 'instance',
+]);
 
 /** `--static-label k=v` (celery-exporter: key=val, split on the one '='). */
 export function parseStaticLabels(values: readonly string[]): Record<string, string> {

@@ -61,6 +61,8 @@ export interface Config {
   readonly celeryExporterWay: string | undefined;
   /** Start-up lines about how settings were read (a variable that lost to its twin, an option not needed). */
   readonly notices: readonly string[];
+  /** Start-up lines about a setting that weakens security, logged as warnings. */
+  readonly warnings: readonly string[];
   readonly maxTrackedTasks: number;
   readonly taskTtl: number;
   readonly finishedTaskTtl: number;

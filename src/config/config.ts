@@ -90,7 +90,6 @@ function buildConfig(sources: Sources, env: NodeJS.ProcessEnv, celeryExporterWay
   const brokers = parseBrokers(value('broker-url'));
   const webConfigFile = last(value('web-config-file'));
   const ssl = parseSslOptions(value('broker-ssl-option'));
-  if (!ssl.verify) notices.push('WARNING: --broker-ssl-option cert_reqs=CERT_NONE: the broker certificate is not verified (anyone on the path can read the broker traffic); give --broker-tls-ca instead');
   if (ssl.unused.length > 0) notices.push(`broker SSL options not used by celery-pulse: ${ssl.unused.join(', ')}`);
   if (rank('accept-content') > 0) notices.push('--accept-content is not needed: Celery events are always JSON (event_serializer)');
   if (rank('retry-interval') > 0) notices.push('--retry-interval is not needed: celery-pulse always reconnects to a lost broker, with backoff from 0.2 s to 1.5 s');
@@ -126,6 +125,7 @@ function buildConfig(sources: Sources, env: NodeJS.ProcessEnv, celeryExporterWay
     logFormat,
     celeryExporterWay,
     notices,
+    warnings: ssl.verify ? [] : ['--broker-ssl-option cert_reqs=CERT_NONE: the broker certificate is not verified (anyone on the path can read the broker traffic); give --broker-tls-ca instead'],
     maxTrackedTasks: parsePositiveInt('max-tracked-tasks', one(value, 'max-tracked-tasks')),
     taskTtl: parseDuration('task-ttl', one(value, 'task-ttl')),
     finishedTaskTtl: parseDuration('finished-task-ttl', one(value, 'finished-task-ttl')),
@@ -185,8 +185,10 @@ function listenAddress(sources: Sources, notices: string[]): { host: string; por
     notices.push('--listen-address is used; --host/--port name the same setting and are ignored');
     return own;
   }
-  const host = one(sources.value, 'host').trim();
-  const port = one(sources.value, 'port').trim();
+  // The half not given comes from --listen-address, not from --host's default: `--port 9000`
+  // over a file's 127.0.0.1:9808 must not start listening on every interface.
+  const host = sources.rank('host') > 0 ? one(sources.value, 'host').trim() : own.host.includes(':') ? `[${own.host}]` : own.host;
+  const port = sources.rank('port') > 0 ? one(sources.value, 'port').trim() : String(own.port);
   if (host === '' || /[\s[\]]/.test(host) && !/^\[[0-9a-fA-F:.]+\]$/.test(host)) throw configError('CP_ERR_FLAG_VALUE', `invalid value for --host: "${host}"`);
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw configError('CP_ERR_FLAG_VALUE', `invalid value for --port: "${port}" (0 to 65535)`);
   return { host: host.replace(/^\[(.*)\]$/, '$1'), port: Number(port) };

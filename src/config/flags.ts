@@ -87,7 +87,7 @@ export const FLAGS: readonly FlagDef[] = [
     celeryExporter: 'only',
     help:
       "celery-exporter's wait before reconnecting (0: exit on a broker error). Accepted for compatibility: celery-pulse " +
-      'always reconnects, with backoff from 0.5 s to 30 s, and one start-up line says so.',
+      'always reconnects, with backoff from 0.2 s to 1.5 s, and one start-up line says so.',
   },
   {
     name: 'event-exchange',

@@ -60,7 +60,9 @@ function renamer(relabel: Relabel | undefined): (name: string) => string {
 function unprefixed(names: ReadonlySet<string>, relabel: Relabel | undefined): ReadonlySet<string> {
   const prefix = relabel?.metricPrefix ?? OWN_PREFIX;
   if (prefix === OWN_PREFIX) return names;
-  return new Set([...names].map((n) => (n.startsWith(prefix) ? OWN_PREFIX + n.slice(prefix.length) : `\u0000${n}`)));
+  // A family without celery_ (process_*, nodejs_*) is served under its own name; a celery_ name
+  // not under the prefix is not served at all.
+  return new Set([...names].map((n) => (n.startsWith(prefix) ? OWN_PREFIX + n.slice(prefix.length) : n.startsWith(OWN_PREFIX) ? `\u0000${n}` : n)));
 }
 
 /** The default time slice: 10k series take ~10 of them, each short next to a broker frame's budget. */

@@ -54,7 +54,8 @@ describe("celery-exporter's environment", () => {
     const env = { CELERY_PULSE_LISTEN_ADDRESS: '127.0.0.1:7000', CE_PORT: '9999' };
     expect(run([], env).listen).toEqual({ host: '127.0.0.1', port: 7000 });
     expect(run([], env).notices).toContain('--listen-address is used; --host/--port name the same setting and are ignored');
-    expect(run(['--port', '9100'], env).listen).toEqual({ host: '0.0.0.0', port: 9100 });
+    // The host --port leaves out is the variable's, not --host's default 0.0.0.0.
+    expect(run(['--port', '9100'], env).listen).toEqual({ host: '127.0.0.1', port: 9100 });
   });
 });
 
@@ -156,7 +157,23 @@ describe("celery-exporter's flags", () => {
     expect(run(['--broker-ssl-option', 'cert_reqs=CERT_REQUIRED']).tls.verify).toBe(true);
     const off = run(['--broker-ssl-option', 'cert_reqs=CERT_NONE']);
     expect(off.tls.verify).toBe(false);
-    expect(off.notices.filter((n) => n.startsWith('WARNING: --broker-ssl-option cert_reqs=CERT_NONE'))).toHaveLength(1);
+    expect(off.warnings).toHaveLength(1);
+    expect(off.warnings[0]).toMatch(/^--broker-ssl-option cert_reqs=CERT_NONE: the broker certificate is not verified/);
+    expect(run([]).warnings).toEqual([]);
+  });
+
+  it('takes the half of the listen address --host/--port leave out from --listen-address, not from a default', () => {
+    const env = { CELERY_PULSE_LISTEN_ADDRESS: '127.0.0.1:9808' };
+    expect(run(['--port', '9000'], env).listen).toEqual({ host: '127.0.0.1', port: 9000 });
+    expect(run(['--host', '127.0.0.2'], { CELERY_PULSE_LISTEN_ADDRESS: '127.0.0.1:9100' }).listen).toEqual({ host: '127.0.0.2', port: 9100 });
+  });
+
+  it('refuses an empty CE_BROKER_URL as it does an empty CELERY_PULSE_BROKER_URL', () => {
+    expect(failure([], { CE_BROKER_URL: ' ' }).message).toBe('CE_BROKER_URL is set but empty (--broker-url)');
+  });
+
+  it('refuses a static label that a served series already has', () => {
+    for (const key of ['outcome', 'reason', 'state', 'type', 'version', 'kind']) expect(failure(['--static-label', `${key}=x`]).message).toContain('--static-label');
   });
 
   it('refuses what it cannot honour, naming the flag', () => {
