@@ -104,8 +104,12 @@ export class StalledTaskDetector extends IgnoringObserver {
     return ring.threshold;
   }
 
-  /** One pass over the unfinished tasks: what runs, per (name, queue). */
-  scan(unfinished: Iterable<TaskRecord>, now: number): RunningTasks[] {
+  /**
+   * One pass over the unfinished tasks: what runs, per (name, queue) as exported. A task with no
+   * queue is exported under `defaultQueue`, so it shares the row of tasks named with that queue
+   * (seeded tasks know their queue, tasks seen only from task-received do not).
+   */
+  scan(unfinished: Iterable<TaskRecord>, now: number, defaultQueue: string): RunningTasks[] {
     const byKey = new Map<string, RunningTasks>();
     for (const task of unfinished) {
       if (task.state !== 'STARTED' || task.startedSeenAt === undefined) continue;
@@ -114,7 +118,7 @@ export class StalledTaskDetector extends IgnoringObserver {
       const values = [own, task.queue ?? NO_QUEUE];
       this.labels.cap(values);
       const [name, queue] = values as [string, string];
-      const key = `${name}\u0000${queue}`;
+      const key = `${name}\u0000${queue === NO_QUEUE ? defaultQueue : queue}`;
       let row = byKey.get(key);
       if (row === undefined) {
         const threshold = name === OVERFLOW_LABEL_VALUE ? this.options.threshold : this.thresholdFor(name);
@@ -155,7 +159,7 @@ export const stalledTaskOutput: DetectorOutput<{ readonly stalled: StalledTaskDe
           this.reset();
           if (first) {
             const t = Date.now() / 1000;
-            scan = brokers.map((s) => ({ s, rows: s.detectors.stalled.scan(s.state.tasks.unfinishedTasks(), t) }));
+            scan = brokers.map((s) => ({ s, rows: s.detectors.stalled.scan(s.state.tasks.unfinishedTasks(), t, queue(undefined)) }));
           }
           for (const { s, rows } of scan) fill(this, s, rows);
         },

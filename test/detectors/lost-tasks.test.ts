@@ -57,7 +57,7 @@ describe('lost tasks', () => {
     ]);
     expect(h.state.tasks.get('a')?.state).toBe('LOST');
     expect(h.state.tasks.unfinishedCount).toBe(0);
-    expect(h.detectors.stalled.scan(h.state.tasks.unfinishedTasks(), 200)).toEqual([]);
+    expect(h.detectors.stalled.scan(h.state.tasks.unfinishedTasks(), 200, 'celery')).toEqual([]);
   });
 
   it('resurrects nothing when the worker comes back, nor on late or repeated old events', () => {

@@ -16,12 +16,25 @@ describe('stalled tasks', () => {
       task('task-received', 'd', 100, { name: 'app.sync' }), // prefetched, not running
     );
     h.feed(worker('worker-heartbeat', 'w1@vm', 170));
-    const rows = h.detectors.stalled.scan(h.state.tasks.unfinishedTasks(), 170);
+    const rows = h.detectors.stalled.scan(h.state.tasks.unfinishedTasks(), 170, 'celery');
     expect(rows.map((r) => [r.name, r.queue, r.running, r.stalled, r.oldestAge, r.threshold]).sort()).toEqual([
       ['app.report', undefined, 1, 0, 70, 600],
       ['app.sync', undefined, 1, 0, 40, 60],
       ['app.sync', 'io', 1, 1, 70, 60],
     ]);
+  });
+
+  it('counts a task with no queue in the row of the default queue it is exported under', () => {
+    const h = harness({}, { stalled: { threshold: 60, perTask: {}, runtimeFactor: 10 } });
+    h.feed(
+      task('task-sent', 'a', 100, { name: 'app.sync', queue: 'celery', hostname: 'gen1@vm' }),
+      task('task-received', 'a', 100, { name: 'app.sync' }),
+      task('task-started', 'a', 100),
+      task('task-received', 'b', 150, { name: 'app.sync' }),
+      task('task-started', 'b', 150),
+    );
+    const rows = h.detectors.stalled.scan(h.state.tasks.unfinishedTasks(), 170, 'celery');
+    expect(rows.map((r) => [r.name, r.queue ?? 'celery', r.running, r.stalled, r.oldestAge])).toEqual([['app.sync', 'celery', 2, 1, 70]]);
   });
 
   it('learns a threshold from a name’s own runtimes once enough succeeded, with a floor', () => {
