@@ -3,6 +3,7 @@ import type { EventSource } from '../brokers/source.js';
 import type { SeedOutcome, SeedTask } from '../state/seeding.js';
 import { inspectWorkers, parseHeldTasks } from './inspect.js';
 import type { HeldTask } from './inspect.js';
+import { MAX_FIELD_LENGTH, internLabel, queueLabel } from '../protocol/events.js';
 
 export interface TaskSeedingOptions {
   /** Seconds each of the three inspections waits for replies (--inspect-timeout). */
@@ -96,7 +97,7 @@ export class TaskSeeding {
           if (this.options.counts !== undefined && !this.options.counts(worker)) continue;
           workers.add(worker);
           for (const task of held) {
-            if (task.name === undefined || seen.has(task.id)) continue;
+            if (task.name === undefined || task.id.length > MAX_FIELD_LENGTH || seen.has(task.id)) continue;
             seen.add(task.id);
             counts[this.state.seed(toSeed(task, task.name, worker, state), now)]++;
           }
@@ -118,15 +119,16 @@ export class TaskSeeding {
   }
 }
 
+/** The replies' strings pass the checks an event's do (protocol/events.ts): length, label-safe, delay prefix. */
 function toSeed(task: HeldTask, name: string, worker: string, state: SeedTask['state']): SeedTask {
   const eta = task.eta === undefined ? NaN : Date.parse(task.eta) / 1000;
   return {
     id: task.id,
-    name,
+    name: internLabel(name),
     // Celery's default routing delivers with the queue's name as routing key.
-    queue: task.routingKey === '' ? undefined : task.routingKey,
+    queue: task.routingKey === undefined || task.routingKey === '' ? undefined : queueLabel(task.routingKey),
     // The node name the worker answered as: the `hostname` of its events.
-    worker,
+    worker: internLabel(worker),
     state,
     startedAt: state === 'STARTED' ? task.timeStart : undefined,
     eta: Number.isFinite(eta) ? eta : undefined,

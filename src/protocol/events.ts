@@ -95,7 +95,7 @@ const workerTypes = new Set<string>(WORKER_EVENT_TYPES);
 
 // Strings longer than this are cut: Celery caps argsrepr/result at ~1024 characters, so anything
 // far longer is hostile or broken input and must not be kept in memory or in labels.
-const MAX_FIELD_LENGTH = 256;
+export const MAX_FIELD_LENGTH = 256;
 const MAX_TEXT_LENGTH = 8192;
 
 type Raw = Record<string, unknown>;
@@ -197,9 +197,21 @@ function optLabel(raw: Raw, key: string, memo: LabelMemo): string | undefined | 
 const DELAY_PREFIX = /^(?:[01]\.){28}/;
 const DELAY_PREFIX_LENGTH = 56;
 
-function withoutDelay(queue: string | undefined | null): string | undefined | null {
-  if (typeof queue !== 'string' || queue.length <= DELAY_PREFIX_LENGTH || !DELAY_PREFIX.test(queue)) return queue;
-  return queues.intern(queue.slice(DELAY_PREFIX_LENGTH));
+function withoutDelay(queue: string): string {
+  return queue.length > DELAY_PREFIX_LENGTH && DELAY_PREFIX.test(queue) ? queue.slice(DELAY_PREFIX_LENGTH) : queue;
+}
+
+/** The prefix goes before interning: each distinct delay would otherwise take a slot of the intern table. */
+function optQueue(raw: Raw, key: string): string | undefined | null {
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') return null;
+  return queues.intern(withoutDelay(v));
+}
+
+/** A queue named outside an event (a worker's inspect reply: the routing key), read as an event's is. */
+export function queueLabel(routingKey: string): string {
+  return internLabel(withoutDelay(routingKey));
 }
 
 function optNumber(raw: Raw, key: string): number | undefined | null {
@@ -251,7 +263,7 @@ function normalizeTaskEvent(raw: Raw, type: TaskEventType, hostname: string, tim
   if (typeof uuid !== 'string' || uuid.length === 0 || uuid.length > MAX_FIELD_LENGTH) return 'wrong_field_type';
   const name = optLabel(raw, 'name', names);
   // task-sent puts the queue in `queue`; `routing_key` is the same under the default direct exchange.
-  const queue = withoutDelay(optLabel(raw, 'queue', queues) ?? optLabel(raw, 'routing_key', queues));
+  const queue = optQueue(raw, 'queue') ?? optQueue(raw, 'routing_key');
   const retries = optNumber(raw, 'retries');
   const clock = optNumber(raw, 'clock');
   const runtime = optNumber(raw, 'runtime');

@@ -57,6 +57,20 @@ describe('TaskSeeding', () => {
     expect(t.holds).toEqual([507, 0]);
   });
 
+  it('reads the replies\' names, queues and ids as events are read: label-safe, without a delay prefix, bounded', async () => {
+    const delayed = `${'0.'.repeat(27)}1.celery`;
+    const s = source({
+      scheduled: [{ 'a@h': [] }],
+      reserved: [{ 'a@h': [info('t1', 'unknown', { delivery_info: { routing_key: delayed } }), info('x'.repeat(300), 'app.long'), info('t2', 'bad\nname')] }],
+    });
+    const t = target();
+    await new TaskSeeding(s, 'b', t, { timeout: 1 }, logger).run();
+    expect(t.seeds.map((x) => [x.id, x.name, x.queue])).toEqual([
+      ['t1', 'wire:unknown', 'celery'],
+      ['t2', 'bad\ufffdname', 'work'],
+    ]);
+  });
+
   it('seeds only --only-worker matches, and asks nothing more when no worker answers', async () => {
     const s = source({ scheduled: [{ 'a@h': [] }, { 'b@h': [] }], active: [{ 'a@h': [info('t1', 'app.slow')] }, { 'b@h': [info('t2', 'app.slow')] }] });
     const t = target();
