@@ -113,6 +113,8 @@ describe('TaskSeeding', () => {
     expect(asked).toEqual(['scheduled', 'scheduled']);
     seeding.stop();
     seeding.connected();
+    // Give a run that would start anyway its turn of the event loop before looking.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(asked).toEqual(['scheduled', 'scheduled']);
   });
 });

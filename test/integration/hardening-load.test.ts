@@ -203,6 +203,8 @@ describe('events with clocks, numbers and label values out of the ordinary', () 
     const res = await fetch(`${daemon.base}/metrics?name[]=celery_task_runtime_seconds_count`, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
     const text = await res.text();
     expect(text.endsWith('# EOF\n')).toBe(true);
+    // Filtered: nothing but the runtime histogram's samples.
+    expect(text.split('\n').filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('celery_task_runtime_seconds_'))).toEqual([]);
     const counts = text.split('\n').filter((l) => l.startsWith('celery_task_runtime_seconds_count{'));
     expect(counts.length).toBeGreaterThan(0);
     const inf = text.split('\n').filter((l) => l.startsWith('celery_task_runtime_seconds_bucket{le="+Inf"'));
