@@ -37,8 +37,9 @@ describe('quorum queues and native delayed delivery (Celery 5.5+)', () => {
   });
 
   it('labels delayed tasks with their queue, does not count them as its backlog while they wait, and counts them once they run', async () => {
-    // 3 tasks due in 8 s (levels 3 = 8 s of the delay queues), one due now.
-    await runWorkload(rabbit.url, 'countdown', { ...QUORUM, PULSE_COUNT: '3', PULSE_COUNTDOWN: '8' });
+    // 3 tasks due in 16 s, one due now. kombu writes a countdown in binary into the routing key
+    // and each delay level N holds a message for 2^N s when bit N is set: 16 s is level 4 alone.
+    await runWorkload(rabbit.url, 'countdown', { ...QUORUM, PULSE_COUNT: '3', PULSE_COUNTDOWN: '16' });
     const waiting = await waitFor('the task due now to run', async () => {
       const cur = await daemon.metrics();
       return cur.value('celery_task_succeeded_total', { name: 'pulse.ok', queue_name: 'celery' }) === 1 ? cur : undefined;
@@ -48,8 +49,21 @@ describe('quorum queues and native delayed delivery (Celery 5.5+)', () => {
     expect(waiting.series.filter((s) => (s.labels['queue_name'] ?? '').includes('0.0.0'))).toEqual([]);
     expect(waiting.value('celery_task_received_total', { name: 'pulse.ok' })).toBe(1);
     expect(waiting.value('celery_queue_length', { queue_name: 'celery' })).toBe(0);
-    const delayed = (await rabbit.api('GET', '/api/queues/%2F/celery_delayed_3')) as { type: string };
+    const delayed = (await rabbit.api('GET', '/api/queues/%2F/celery_delayed_4')) as { type: string };
     expect(delayed.type).toBe('quorum');
+    // The broker's own count, by rabbitmqctl: a quorum queue publishes its length on its periodic
+    // tick, so it is read until it shows (well inside the 16 s). The 3 delayed tasks wait in
+    // level 4 and nowhere else.
+    const delayLevels = (): Record<string, number> =>
+      Object.fromEntries(
+        rabbit.ctl('list_queues', '--quiet', '--no-table-headers', 'name', 'messages').split('\n').map((line) => line.trim().split(/\s+/)).filter(([name]) => name?.startsWith('celery_delayed_')).map(([name, n]) => [name, Number(n)]),
+      );
+    const held = await waitFor('celery_delayed_4 to hold the delayed tasks', () => {
+      const levels = delayLevels();
+      return levels['celery_delayed_4'] === 3 ? levels : undefined;
+    }, 10_000, 500);
+    expect(Object.keys(held)).toHaveLength(28);
+    expect(Object.entries(held).filter(([, n]) => n !== 0)).toEqual([['celery_delayed_4', 3]]);
 
     const m = await settledMetrics(daemon, 'the delayed tasks to run', (cur) => cur.value('celery_task_succeeded_total', { name: 'pulse.ok', queue_name: 'celery' }) === 4, 30_000);
     expect(m.value('celery_task_received_total', { name: 'pulse.ok', queue_name: 'celery', hostname: worker.hostname })).toBe(4);
