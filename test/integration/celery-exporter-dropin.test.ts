@@ -107,7 +107,7 @@ describe("started as celery-exporter's chart and README start it", () => {
         }
         expect([...new Set(m.find('celery_task_runtime_bucket').map((x) => x.labels['le']))]).toEqual(EXPORTER_BUCKETS);
         // celery-pulse's own `unknown` never shows in compat output (the workload names every task;
-        // that unnamed tasks are labelled "None" is test/metrics/celery-metrics/celery-exporter-labels.test.ts's).
+        // an unnamed one is the next test's).
         expect(m.series.filter((x) => x.labels['name'] === 'unknown')).toEqual([]);
         const health = await fetch(`${BASE}/health`);
         expect(health.status).toBe(200);
@@ -154,6 +154,28 @@ describe("started as celery-exporter's chart and README start it", () => {
       for (const line of ['broker SSL options not used by celery-pulse: ssl_version', '--accept-content is not needed', '--retry-interval is not needed']) expect(daemon.output).toContain(line);
     } finally {
       await daemon.stop();
+    }
+  }, 120_000);
+
+  it('labels a task whose task-received it never saw name="None", as celery-exporter does, so celery-mixin leaves it out', async () => {
+    // A worker that answers no inspection: the seeding at start-up cannot name what it runs.
+    const silent = await startWorker({ broker: redis.url, name: 'silent@%h', concurrency: 1, queues: ['unseen'], env: { PULSE_REMOTE_CONTROL: '0' } });
+    let daemon: Proc | undefined;
+    try {
+      // Received before the daemon listens: its task-started and task-succeeded carry only its uuid.
+      expect(await send(redis, "sleep.apply_async((6,), queue='unseen')")).toBe(0);
+      await waitFor('the silent worker to receive the task', () => /Task pulse\.sleep\[[^\]]+\] received/.test(silent.proc.output), 20_000);
+      daemon = await startAsCeleryExporter(INVOCATIONS.chart(redis.url));
+      const labels = { hostname: silent.hostname };
+      await waitFor('the unnamed task counted', async () => (await scrape()).value('celery_task_succeeded_total', labels) === 1, 30_000);
+      const m = await scrape();
+      // Its queue is not known either: it counts under the default queue, as the stalled-tasks rows do.
+      expect(m.find('celery_task_succeeded_total', labels).map((x) => [x.labels, x.value])).toEqual([[{ ...labels, name: 'None', queue_name: 'celery' }, 1]]);
+      expect(m.value('celery_task_received_total', labels)).toBe(0);
+      expect(m.series.filter((x) => x.labels['name'] === 'unknown')).toEqual([]);
+    } finally {
+      await daemon?.stop();
+      await silent.stop();
     }
   }, 120_000);
 

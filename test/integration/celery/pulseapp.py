@@ -27,6 +27,9 @@ app.conf.update(
     task_default_queue=os.environ.get('PULSE_DEFAULT_QUEUE', 'celery'),
     worker_prefetch_multiplier=int(os.environ.get('PULSE_PREFETCH', '4')),
     task_acks_late=os.environ.get('PULSE_ACKS_LATE', '0') == '1',
+    # PULSE_REMOTE_CONTROL=0: a worker that answers no inspection (no pidbox), so nobody can ask
+    # it which tasks it holds.
+    worker_enable_remote_control=os.environ.get('PULSE_REMOTE_CONTROL', '1') == '1',
     broker_connection_retry_on_startup=True,
     timezone='UTC',
 )
