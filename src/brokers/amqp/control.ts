@@ -6,6 +6,7 @@ import type { ReplyLimits } from '../source.js';
 /** kombu Mailbox('celery') broadcasts go to this fanout exchange (kombu pidbox.py `exchange_fmt`). */
 export const PIDBOX_EXCHANGE = 'celery.pidbox';
 const NOT_FOUND = 404;
+const REPLY_QUEUE_EXPIRES_MS = 10_000;
 
 /**
  * Publishes a Celery remote-control broadcast the way `app.control.broadcast()` does
@@ -63,7 +64,10 @@ export async function requestPidboxReplies(model: ChannelModel, method: string, 
   const out: unknown[] = [];
   try {
     const queue = pidboxReplyQueue(oid);
-    await channel.assertQueue(queue, { durable: false, autoDelete: true, exclusive: true });
+    // Auto-delete removes it once our consumer goes; `expires` (kombu's reply_queue_expires, 10 s)
+    // also removes one whose consumer never started (a failed bind or consume), which would
+    // otherwise live as long as the connection, one per failed round.
+    await channel.assertQueue(queue, { durable: false, autoDelete: true, exclusive: true, expires: REPLY_QUEUE_EXPIRES_MS });
     await channel.bindQueue(queue, PIDBOX_REPLY_EXCHANGE, oid);
     await new Promise<void>((resolve) => {
       let bytes = 0;
