@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { SecureContextOptions, TLSSocket, TlsOptions } from 'node:tls';
 import type { WebConfig, WebTlsConfig } from './web-config.js';
+import type { Logger } from 'pino';
 import { BcryptChecker } from './bcrypt-checker.js';
 
 /** Why a request is refused, or undefined when it may proceed. */
@@ -54,10 +55,16 @@ function checkClientCertificate(tls: WebTlsConfig, req: IncomingMessage): Refusa
 /** Checks one request against the web config: client certificate mode, then basic auth. */
 export class AccessControl {
   private readonly remembered = new Set<string>();
-  private readonly bcrypt = new BcryptChecker();
+  private readonly bcrypt: BcryptChecker;
   private checking = 0;
 
-  constructor(private readonly config: WebConfig) {}
+  /** `logger` hears of a bcrypt thread that fails (once per outage). */
+  constructor(
+    private readonly config: WebConfig,
+    logger: Pick<Logger, 'error' | 'info'>,
+  ) {
+    this.bcrypt = new BcryptChecker({ logger });
+  }
 
   get requiresAuth(): boolean {
     return this.config.users !== undefined;

@@ -59,7 +59,7 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpServer>
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
   };
   const web = options.webConfig;
-  const access = web !== undefined ? new AccessControl(web) : undefined;
+  const access = web !== undefined ? new AccessControl(web, options.logger) : undefined;
   const refusals = new RateLimitedLog(options.logger);
   const renders = new SharedRender();
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
