@@ -105,7 +105,8 @@ type Raw = Record<string, unknown>;
 // worker dead (and its tasks lost) within a millisecond. A runtime over a year is dropped (the
 // state measures it from the task's timestamps instead); freq is kept within what Celery's
 // worker_heartbeat could sensibly be set to (its default is 2 s).
-const MAX_RUNTIME_SECONDS = 365 * 86400;
+/** The longest runtime taken as a measurement, reported or measured (state/machine.ts). */
+export const MAX_RUNTIME_SECONDS = 365 * 86400;
 const MIN_HEARTBEAT_FREQ = 0.5;
 const MAX_HEARTBEAT_FREQ = 3600;
 export type NormalizeResult = CeleryEvent | DecodeErrorReason;

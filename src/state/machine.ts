@@ -1,4 +1,4 @@
-import { exceptionClass } from '../protocol/events.js';
+import { MAX_RUNTIME_SECONDS, exceptionClass } from '../protocol/events.js';
 import type { CeleryEvent, TaskEvent } from '../protocol/events.js';
 import type { TaskObserver } from './observer.js';
 import { FINAL_STATES, TaskTable } from './task-table.js';
@@ -44,8 +44,6 @@ export interface TickResult {
 const MAX_HELD_EVENTS = 64;
 /** Celery's READY_STATES (celery/states.py): the outcomes that outrank every unfinished state. */
 const READY_STATES: ReadonlySet<TaskState> = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
-/** A runtime measured from sender timestamps beyond a year is a broken clock, not a measurement. */
-const MAX_RUNTIME_SECONDS = 365 * 86400;
 
 /**
  * The task and worker state machine. Pure: no I/O and no clock of its own; `now` (epoch seconds,
@@ -326,6 +324,7 @@ export class CeleryState {
     if (task.startedAt === undefined) return undefined;
     if (task.retriedAt !== undefined && task.startedAt < task.retriedAt) return undefined;
     const runtime = endedAt - task.startedAt;
+    // Measured from sender timestamps, beyond a year it is a broken clock, not a measurement.
     return runtime >= 0 && runtime <= MAX_RUNTIME_SECONDS ? runtime : undefined;
   }
 }
