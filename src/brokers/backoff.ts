@@ -5,7 +5,7 @@ export interface BackoffOptions {
   readonly maxMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 10_000 };
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 10_000 };
 
 /**
  * Event connections: every second without one loses events (Redis pub/sub keeps none), so once

@@ -7,7 +7,6 @@ import type { TraceConfig } from './trace-settings.js';
 // The validated, frozen configuration (config.ts builds it once at start-up). Types only, apart
 // from the parsing, so that broker drivers can name their settings without importing the parser.
 
-export type { LogLevel } from './celery-exporter.js';
 export type LogFormat = 'json' | 'logfmt';
 
 export interface BrokerConfig {

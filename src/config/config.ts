@@ -11,7 +11,7 @@ import { loadWebConfig } from '../http/web-config.js';
 import { parseTraceConfig } from './trace-settings.js';
 import { parseDuration, parseListenAddress, parseBuckets, parsePositiveInt, parsePositiveNumber } from './values.js';
 
-export type { BrokerConfig, CliAction, Config, LogFormat, LogLevel, TransportOptions } from './config-shape.js';
+export type { BrokerConfig, Config, TransportOptions } from './config-shape.js';
 import type { BrokerConfig, CliAction, Config, TransportOptions } from './config-shape.js';
 
 const byName = new Map(FLAGS.map((f) => [f.name, f]));

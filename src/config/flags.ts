@@ -26,11 +26,11 @@ export interface FlagDef {
   readonly ceSplit?: 'whitespace' | 'comma';
 }
 
-export const DEFAULT_BUCKETS =
+const DEFAULT_BUCKETS =
   '0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800,3600';
 
 /** celery-exporter's runtime buckets: prometheus_client's Histogram.DEFAULT_BUCKETS (5 ms to 10 s). */
-export const CELERY_EXPORTER_BUCKETS = '0.005,0.01,0.025,0.05,0.075,0.1,0.25,0.5,0.75,1,2.5,5,7.5,10';
+const CELERY_EXPORTER_BUCKETS = '0.005,0.01,0.025,0.05,0.075,0.1,0.25,0.5,0.75,1,2.5,5,7.5,10';
 /** celery-exporter's DEFAULT_QUEUE_WAIT_BUCKETS (exporter.py), +Inf left out (always added). */
 export const CELERY_EXPORTER_QUEUE_WAIT_BUCKETS = '0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800';
 

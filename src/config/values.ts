@@ -16,7 +16,7 @@ const PROMETHEUS_UNITS = ['y', 'w', 'd', 'h', 'm', 's', 'ms'] as const;
  * with clocks (TTLs, thresholds) make no sense beyond a year. Durations that arm a Node timer must
  * stay far below its limit too: setTimeout/setInterval fire at once past 2^31-1 ms (24.8 days).
  */
-export const MAX_DURATION_SECONDS = 365 * 86400;
+const MAX_DURATION_SECONDS = 365 * 86400;
 
 /** `250ms`, `30s`, `1.5h`, `1h30m` (Prometheus' form), `1w`, or plain seconds, at most `maxSeconds`; returns seconds. */
 export function parseDuration(flag: string, value: string, maxSeconds = MAX_DURATION_SECONDS): number {

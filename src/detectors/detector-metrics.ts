@@ -4,8 +4,6 @@ import { outputContext } from './output.js';
 import type { DetectorMetricsOptions, FindingKind, MetricsHost, WatchedDetectors } from './output.js';
 import { DETECTOR_OUTPUTS } from './outputs.js';
 
-export type { DetectorMetricsOptions, MetricsHost } from './output.js';
-
 type Recorder = (broker: string, finding: Finding) => void;
 
 /**

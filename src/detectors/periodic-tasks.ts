@@ -9,9 +9,9 @@ import type { DetectorOutput } from './output.js';
 /** Arrivals kept per name to recognise a cadence: 9 arrivals give 8 intervals. */
 const ARRIVALS_KEPT = 9;
 /** Intervals needed before a cadence is reported. */
-export const MIN_CADENCE_INTERVALS = 5;
+const MIN_CADENCE_INTERVALS = 5;
 /** Shortest cadence reported: faster than this is a busy task, not a schedule. */
-export const MIN_CADENCE_SECONDS = 1;
+const MIN_CADENCE_SECONDS = 1;
 /** Least jitter tolerated: a loaded Beat or cron host sends a few hundred milliseconds late. */
 const CADENCE_TOLERANCE_FLOOR = 0.5;
 

@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 
 /** Starts the thread that compares; tests pass one of their own. */
-export type StartThread = () => Promise<Worker>;
+type StartThread = () => Promise<Worker>;
 
 export interface BcryptCheckerOptions {
   readonly logger: Pick<Logger, 'error' | 'info'>;

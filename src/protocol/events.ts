@@ -13,11 +13,10 @@ export const TASK_EVENT_TYPES = [
   'task-revoked',
   'task-cancelled',
 ] as const;
-export const WORKER_EVENT_TYPES = ['worker-online', 'worker-heartbeat', 'worker-offline'] as const;
+const WORKER_EVENT_TYPES = ['worker-online', 'worker-heartbeat', 'worker-offline'] as const;
 
 export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];
 export type WorkerEventType = (typeof WORKER_EVENT_TYPES)[number];
-export type CeleryEventType = TaskEventType | WorkerEventType;
 
 export interface TaskEvent {
   readonly kind: 'task';
@@ -130,13 +129,13 @@ const UNSAFE_LABEL_CHARS = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udf
  * worker or client is exported with WIRE_PREFIX, so it never merges with them.
  */
 const RESERVED_LABEL_VALUES = new Set(['unknown', '__overflow__']);
-export const WIRE_PREFIX = 'wire:';
+const WIRE_PREFIX = 'wire:';
 
 /**
  * A string that becomes a label value: cut to MAX_FIELD_LENGTH, unsafe characters as U+FFFD, a
  * reserved value (and anything already starting with WIRE_PREFIX, so the mapping stays one-to-one) prefixed.
  */
-export function labelSafe(value: string): string {
+function labelSafe(value: string): string {
   const cut = value.length > MAX_FIELD_LENGTH ? value.slice(0, MAX_FIELD_LENGTH) : value;
   UNSAFE_LABEL_CHARS.lastIndex = 0;
   const safe = UNSAFE_LABEL_CHARS.test(cut) ? cut.replace(UNSAFE_LABEL_CHARS, '\ufffd') : cut;

@@ -4,7 +4,7 @@ import { PIDBOX_REPLY_EXCHANGE, pidboxBody, pidboxReplyQueue } from '../pidbox.j
 import type { ReplyLimits } from '../source.js';
 
 /** kombu Mailbox('celery') broadcasts go to this fanout exchange (kombu pidbox.py `exchange_fmt`). */
-export const PIDBOX_EXCHANGE = 'celery.pidbox';
+const PIDBOX_EXCHANGE = 'celery.pidbox';
 const NOT_FOUND = 404;
 const REPLY_QUEUE_EXPIRES_MS = 10_000;
 
