@@ -40,7 +40,7 @@ export interface DetectorOptions {
 /**
  * The silent-failure detectors of one broker's state. Event-driven ones observe the state
  * machine's transitions (`observer`, to combine with the metrics observer) and report findings;
- * the others are read at scrape time by detector-metrics.ts.
+ * the others are read when a scrape starts, by each detector's collector (output.ts).
  */
 export class BrokerDetectors {
   readonly observer: TaskObserver;

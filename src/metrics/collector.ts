@@ -7,7 +7,7 @@ import type { RateLimitedLog } from '../log.js';
  * One source of scrape-time series (the state's workers and tasks, a broker's queue depths, a
  * detector's readings): node_exporter's collector shape. Its families are plain prom-client
  * gauges and counters that `update()` sets from the source once per scrape, where the scrape
- * starts (collectors.ts runs it), never on the event path and never from a collect() callback.
+ * starts (Collectors below runs it), never on the event path and never from a collect() callback.
  */
 export interface Collector {
   /** The `collector` label of celery_pulse_scrape_collector_*: short, from the domain. */
