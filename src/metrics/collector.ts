@@ -56,9 +56,9 @@ export type FamilyFilter = ((family: string) => boolean) | undefined;
  * reported per collector (celery_pulse_scrape_collector_duration_seconds and _success, as
  * node_exporter does): one failing source shows as such and the others are served all the same.
  *
- * A failed collector's families are emptied for that scrape, as node_exporter serves nothing of a
- * collector that failed: a stale worker count or queue length read as current is worse than a gap,
- * which `absent()` and the success gauge both show. A collector still updating when the next
+ * A failed collector's families are emptied until one of its updates succeeds again, as
+ * node_exporter serves nothing of a collector that failed: a stale worker count or queue length
+ * read as current is worse than a gap, which `absent()` and the success gauge both show. A collector still updating when the next
  * scrape starts (a slow broker) is awaited again rather than run twice at once.
  */
 export class Collectors {
@@ -116,7 +116,7 @@ export class Collectors {
     } catch (err) {
       ok = false;
       await this.empty(c.families);
-      this.failures.warn(`collector:${c.name}`, { collector: c.name, err: err instanceof Error ? err.message : String(err) }, 'a scrape-time collector failed; its series are left out of this scrape');
+      this.failures.warn(`collector:${c.name}`, { collector: c.name, err: err instanceof Error ? err.message : String(err) }, 'a scrape-time collector failed; its series are left out until it succeeds again');
     }
     this.duration.set({ collector: c.name }, (performance.now() - started) / 1000);
     this.success.set({ collector: c.name }, ok ? 1 : 0);
