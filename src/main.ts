@@ -8,13 +8,16 @@ import { RateLimitedLog } from './log.js';
 import { WorkerControl } from './control/worker-control.js';
 import { WorkerInspection } from './control/worker-inspection.js';
 import { TaskSeeding } from './control/task-seeding.js';
-import { defineNamingMetrics } from './metrics/seeding-metrics.js';
-import { defineInspectionMetrics } from './metrics/inspection-metrics.js';
+import { namingCollector } from './metrics/seeding-metrics.js';
+import { inspectionCollector } from './metrics/inspection-metrics.js';
 import { compileHostnamePatterns } from './filter/hostname-pattern.js';
 import type { CeleryMetrics } from './metrics/celery-metrics.js';
-import { defineQueueMetrics } from './metrics/queue-metrics.js';
+import { Collectors } from './metrics/collector.js';
+import { queueCollector } from './metrics/queue-metrics.js';
 import type { QueueWatch } from './metrics/queue-metrics.js';
-import { defineFilterMetrics } from './metrics/filter-metrics.js';
+import { filterCollector } from './metrics/filter-metrics.js';
+import { brokerCollector, processCollector, stateCollector } from './metrics/scrape-metrics.js';
+import type { BrokerStatus } from './metrics/metrics-options.js';
 import { createBrokerPipeline, createMetrics } from './pipeline.js';
 import type { BrokerPipeline } from './pipeline.js';
 
@@ -37,6 +40,7 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
     : undefined;
   const sources: (BrokerPipeline & { name: string; source: EventSource; control: WorkerControl; inspection: WorkerInspection; seeding: TaskSeeding })[] = [];
   const queueWatches: QueueWatch[] = [];
+  const statuses: BrokerStatus[] = [];
 
   const pipelineSinks = { metrics, detectorMetrics, traces, logger, badInput: new RateLimitedLog(logger), findingLog: new RateLimitedLog(logger) };
   const onlyWorkers = config.onlyWorkers.length > 0 ? compileHostnamePatterns(config.onlyWorkers) : undefined;
@@ -78,24 +82,34 @@ export async function startDaemon(config: Config, logger: Logger, version: strin
     );
     const seeding = new TaskSeeding(source, broker.name, state, { timeout: config.inspectTimeout, counts: onlyWorkers }, logger);
     detectorMetrics.watch({ name: broker.name, state, detectors });
-    metrics.watchBroker({ name: broker.name, state, connected: () => source.connected, reconnects: () => source.reconnects });
+    statuses.push({ name: broker.name, state, connected: () => source.connected, reconnects: () => source.reconnects });
     if (queues) queueWatches.push({ name: broker.name, queues, source: createQueueDepthSource(broker, config, logger) });
     sources.push({ ...pipeline, name: broker.name, source, control, inspection, seeding });
   }
 
+  // Every family computed from memory or the brokers when a scrape starts, one collector per source.
+  const { registry } = metrics;
+  const brokerLabel = config.brokers.length > 1;
   const filterWatches = sources.flatMap((s) => (s.filter !== undefined ? [{ name: s.name, filter: s.filter }] : []));
-  if (filterWatches.length > 0) defineFilterMetrics(metrics.registry, filterWatches, config.brokers.length > 1);
-  defineInspectionMetrics(metrics.registry, sources.map((s) => ({ name: s.name, perQueue: () => s.inspection.perQueue() })), config.brokers.length > 1);
-  defineNamingMetrics(metrics.registry, sources, config.brokers.length > 1);
-  if (queueWatches.length > 0) {
-    defineQueueMetrics(metrics.registry, queueWatches, { brokerLabel: config.brokers.length > 1, timeoutMs: config.queueMetricsTimeout * 1000, logger });
-  }
+  const collectors = new Collectors(registry, new RateLimitedLog(logger));
+  collectors.register(
+    stateCollector(registry, statuses, brokerLabel),
+    brokerCollector(registry, statuses, brokerLabel),
+    processCollector(registry, version),
+    ...detectorMetrics.collectors,
+    ...(filterWatches.length > 0 ? [filterCollector(registry, filterWatches, brokerLabel)] : []),
+    inspectionCollector(registry, sources.map((s) => ({ name: s.name, perQueue: () => s.inspection.perQueue() })), brokerLabel),
+    namingCollector(registry, sources, brokerLabel),
+    ...(queueWatches.length > 0 ? [queueCollector(registry, queueWatches, { brokerLabel, timeoutMs: config.queueMetricsTimeout * 1000, logger })] : []),
+    ...(traces !== undefined ? [traces.collector] : []),
+  );
 
   const http = await startHttpServer({
     host: config.listen.host,
     port: config.listen.port,
     metricsPath: config.metricsPath,
-    registry: metrics.registry,
+    registry,
+    collectors,
     notReady: () => sources.filter((s) => !s.source.connected).map((s) => s.name),
     relabel: { metricPrefix: config.metricPrefix, staticLabels: config.staticLabels },
     version,

@@ -68,7 +68,7 @@ export function createBrokerPipeline(config: Config, broker: BrokerConfig, sinks
     ? new QueueDiscovery(config.queues[broker.name] ?? [], (name) => logger.warn({ broker: broker.name, queue: name }, 'too many queues; new ones are not reported'))
     : undefined;
   const overflow = overflowCounter(metrics.labelOverflow, config.brokers.length > 1 ? { broker: broker.name } : {});
-  const detectors = new BrokerDetectors({ stalled: config.stalled, expectedIntervals: config.expectTasks, maxNames: config.maxLabelValues, overflow }, (finding) => {
+  const detectors = new BrokerDetectors({ stalled: config.stalled, expectedIntervals: config.expectTasks, maxNames: config.maxLabelValues, labelGuards: detectorMetrics.labelGuards, overflow }, (finding) => {
     detectorMetrics.record(broker.name, finding);
     logFinding(logger, sinks.findingLog, broker.name, finding);
   });

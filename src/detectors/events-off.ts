@@ -1,6 +1,5 @@
 import type { WorkerRecord } from '../state/workers.js';
 import type { Report } from './findings.js';
-import { Gauge } from 'prom-client';
 import type { DetectorOutput } from './output.js';
 
 /**
@@ -28,18 +27,17 @@ export class EventsOffDetector {
 
 /** celery_worker_task_events_disabled, and the log line that says how to turn events on. */
 export const eventsOffOutput: DetectorOutput = {
-  define: ({ brokers, b, registers, withBroker }) => {
-    new Gauge({
+  collector: ({ brokers, b, withBroker, families }) => {
+    const f = families('events_off');
+    const disabled = f.gauge({
       name: 'celery_worker_task_events_disabled',
       help: '1 while the worker processes tasks (its heartbeat processed count grows) but sends no task events: enable them with -E or `celery control enable_events`.',
       labelNames: ['hostname', ...b],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of brokers) for (const w of s.state.workers.values()) this.set(withBroker(s, { hostname: w.hostname }), w.taskEventsOff ? 1 : 0);
-      },
     });
-    return {};
+    return f.collector(() => {
+      disabled.reset();
+      for (const s of brokers) for (const w of s.state.workers.values()) disabled.set(withBroker(s, { hostname: w.hostname }), w.taskEventsOff ? 1 : 0);
+    });
   },
   logLines: {
     'task-events-off': (logger, _limited, broker, f) =>

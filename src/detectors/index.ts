@@ -11,6 +11,16 @@ import { PeriodicTaskDetector } from './periodic-tasks.js';
 import { StalledTaskDetector } from './stalled-tasks.js';
 import type { StalledTaskOptions } from './stalled-tasks.js';
 import { StreamGapTracker } from './stream-gaps.js';
+import { LabelGuard } from '../metrics/label-guard.js';
+
+/** The --max-label-values caps of the families whose label values the detectors themselves keep. */
+export interface DetectorLabelGuards {
+  /** (name, queue_name) of the running-task families (stalled-tasks.ts). */
+  readonly running: LabelGuard;
+  /** name of the periodic-task families (periodic-tasks.ts). */
+  readonly periodic: LabelGuard;
+}
+
 
 export interface DetectorOptions {
   readonly stalled: StalledTaskOptions;
@@ -18,6 +28,11 @@ export interface DetectorOptions {
   readonly expectedIntervals: Readonly<Record<string, number>>;
   /** --max-label-values: most task names (and queues) the per-name detectors keep. */
   readonly maxNames?: number;
+  /**
+   * The caps of the families' label values, shared by every broker (DetectorMetrics.labelGuards),
+   * so N brokers do not get N times --max-label-values; a broker of its own when left out (tests).
+   */
+  readonly labelGuards?: DetectorLabelGuards;
   /** Counts one observation recorded under OVERFLOW_LABEL_VALUE (celery_pulse_label_overflow_total). */
   readonly overflow?: (metric: string, label: string) => void;
 }
@@ -25,7 +40,7 @@ export interface DetectorOptions {
 /**
  * The silent-failure detectors of one broker's state. Event-driven ones observe the state
  * machine's transitions (`observer`, to combine with the metrics observer) and report findings;
- * the others are read at scrape time by detector-metrics.ts.
+ * the others are read when a scrape starts, by each detector's collector (output.ts).
  */
 export class BrokerDetectors {
   readonly observer: TaskObserver;
@@ -38,8 +53,9 @@ export class BrokerDetectors {
   constructor(options: DetectorOptions, report: Report) {
     const maxNames = options.maxNames ?? Infinity;
     const overflow = options.overflow ?? ((): void => undefined);
-    this.stalled = new StalledTaskDetector(options.stalled, { maxNames, overflow: (label) => overflow('celery_task_running', label) });
-    this.periodic = new PeriodicTaskDetector(maxNames, () => overflow('celery_task_last_received_timestamp_seconds', 'name'));
+    const guards = options.labelGuards ?? { running: new LabelGuard(['name', 'queue_name'], maxNames), periodic: new LabelGuard(['name'], maxNames) };
+    this.stalled = new StalledTaskDetector(options.stalled, { maxNames, labels: guards.running, overflow: (label) => overflow('celery_task_running', label) });
+    this.periodic = new PeriodicTaskDetector(guards.periodic, () => overflow('celery_task_last_received_timestamp_seconds', 'name'));
     this.expectedIntervals = options.expectedIntervals;
     this.eventsOff = new EventsOffDetector(report);
     this.observer = new DetectorObserver(new LostTaskDetector(report), new DuplicateExecutionDetector(report), new HiddenRetryDetector(report), this.stalled, this.periodic);

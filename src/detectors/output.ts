@@ -4,10 +4,13 @@ import type { RateLimitedLog } from '../log.js';
 import type { CeleryMetrics } from '../metrics/celery-metrics.js';
 import type { CeleryState } from '../state/machine.js';
 import { BoundedChildren, overflowCounter } from '../metrics/label-guard.js';
+import { CollectorFamilies } from '../metrics/collector.js';
+import type { Collector } from '../metrics/collector.js';
 import type { Finding } from './findings.js';
 
 // What each detector adds to /metrics and to the log, in the detector's own module (lost-tasks.ts,
-// stalled-tasks.ts, ...), listed once in outputs.ts. The detector classes decide; these record.
+// stalled-tasks.ts, ...), listed once in outputs.ts. The detector classes decide; these record:
+// findings as they happen (define), readings of the state at scrape time (collector).
 
 export interface DetectorMetricsOptions {
   /** Add a `broker` label to every series: true when more than one broker is watched (as in metrics/celery-metrics.ts). */
@@ -34,13 +37,15 @@ export type Labels = Record<string, string>;
 export interface OutputContext<D = unknown> {
   readonly host: MetricsHost;
   readonly options: DetectorMetricsOptions;
-  /** The brokers watched, filled in after the families are defined (read at scrape time). */
+  /** The brokers watched, filled in after the families are defined (read by the collectors). */
   readonly brokers: readonly WatchedDetectors<D>[];
   readonly registers: Registry<OpenMetricsContentType>[];
   /** `broker` label names: empty with one broker. */
   readonly b: readonly string[];
   readonly withBroker: (s: { readonly name: string }, labels: Labels) => Labels;
   readonly queue: (q: string | undefined) => string;
+  /** The builder of a scrape-time collector's families, on the shared registry. */
+  readonly families: (collector: string) => CollectorFamilies;
 }
 
 export type FindingKind = Finding['kind'];
@@ -54,9 +59,13 @@ export type FindingLogLines = {
   readonly [K in FindingKind]?: (logger: Logger, limited: RateLimitedLog, broker: string, finding: FindingOf<K>) => void;
 };
 
-/** One detector's output: the families it defines (and how it counts its findings), its log lines. */
+/**
+ * One detector's output: the families that count its findings (and how), the families it reads
+ * from the state at scrape time (its collector, named after the detector), its log lines.
+ */
 export interface DetectorOutput<D = unknown> {
-  readonly define: (ctx: OutputContext<D>) => FindingRecorders;
+  readonly define?: (ctx: OutputContext<D>) => FindingRecorders;
+  readonly collector?: (ctx: OutputContext<D>) => Collector;
   readonly logLines?: FindingLogLines;
 }
 
@@ -69,6 +78,7 @@ export function outputContext<D>(host: MetricsHost, options: DetectorMetricsOpti
     b: options.brokerLabel ? ['broker'] : [],
     withBroker: (s, labels) => (options.brokerLabel ? { ...labels, broker: s.name } : labels),
     queue: (q) => q ?? options.defaultQueueName,
+    families: (collector) => new CollectorFamilies(collector, host.registry),
   };
 }
 

@@ -2,8 +2,8 @@ import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
 import { TaskNumbers } from '../state/per-task.js';
-import { OVERFLOW_LABEL_VALUE } from '../metrics/label-guard.js';
-import { Gauge } from 'prom-client';
+import type { LabelGuard } from '../metrics/label-guard.js';
+import type { Gauge } from 'prom-client';
 import type { DetectorOutput } from './output.js';
 
 /** Arrivals kept per name to recognise a cadence: 9 arrivals give 8 intervals. */
@@ -65,12 +65,12 @@ export class PeriodicTaskDetector extends IgnoringObserver {
   private readonly firstArrival = new TaskNumbers();
 
   /**
-   * `maxNames` (--max-label-values) bounds the names tracked, and so the series of the gauges
-   * read from them: a flood of distinct task names lands in one OVERFLOW_LABEL_VALUE entry, each
-   * such event reported to `overflow`.
+   * `names` (--max-label-values, shared by every broker's detector) bounds the names tracked, and
+   * so the series of the gauges read from them: a flood of distinct task names lands in one
+   * OVERFLOW_LABEL_VALUE entry, each such event reported to `overflow`.
    */
   constructor(
-    private readonly maxNames = Infinity,
+    private readonly names: LabelGuard,
     private readonly overflow: () => void = () => undefined,
   ) {
     super();
@@ -96,15 +96,13 @@ export class PeriodicTaskDetector extends IgnoringObserver {
 
   private times(task: TaskRecord): PeriodicTimes | undefined {
     if (task.name === undefined) return undefined;
-    let name = task.name;
-    let t = this.byName.get(name);
+    let t = this.byName.get(task.name);
     if (t !== undefined) return t;
-    if (this.byName.size - (this.byName.has(OVERFLOW_LABEL_VALUE) ? 1 : 0) >= this.maxNames) {
-      name = OVERFLOW_LABEL_VALUE;
-      this.overflow();
-      t = this.byName.get(name);
-      if (t !== undefined) return t;
-    }
+    const values = [task.name];
+    if (this.names.cap(values) !== undefined) this.overflow();
+    const name = values[0]!;
+    t = this.byName.get(name);
+    if (t !== undefined) return t;
     t = new PeriodicTimes();
     this.byName.set(name, t);
     return t;
@@ -168,38 +166,35 @@ export function jitterRatio(arrivals: readonly number[]): number | undefined {
 
 /** The periodic-task families: last sent/received, detected cadence and jitter, declared interval. */
 export const periodicTaskOutput: DetectorOutput<{ readonly periodic: PeriodicTaskDetector; readonly expectedIntervals: Readonly<Record<string, number>> }> = {
-  define: ({ brokers, b, registers, withBroker }) => {
-    const periodicGauge = (name: string, help: string, pick: (t: PeriodicTimes) => number | undefined): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['name', ...b],
-        registers,
-        collect() {
-          this.reset();
-          for (const s of brokers) {
-            for (const [task, times] of s.detectors.periodic.byName) {
-              const v = pick(times);
-              if (v !== undefined) this.set(withBroker(s, { name: task }), v);
-            }
+  collector: ({ brokers, b, withBroker, families }) => {
+    const f = families('periodic_tasks');
+    const labelNames = ['name', ...b];
+    const fromTimes: [Gauge<string>, (t: PeriodicTimes) => number | undefined][] = [
+      [f.gauge({ name: 'celery_task_last_sent_timestamp_seconds', help: 'Sender timestamp of the newest task-sent of this task name, Unix seconds.', labelNames }), (t) => t.lastSent],
+      [f.gauge({ name: 'celery_task_last_received_timestamp_seconds', help: 'Sender timestamp of the newest task-received of this task name, Unix seconds.', labelNames }), (t) => t.lastReceived],
+      [f.gauge({ name: 'celery_task_detected_interval_seconds', help: 'Regular interval between new task ids of this name, when the last ones arrived on a cadence (Beat).', labelNames }), (t) => t.detectedInterval],
+      [
+        f.gauge({
+          name: 'celery_task_arrival_jitter_ratio',
+          help: 'Largest deviation of the last 8 intervals between new task ids of this name from their median, as a share of the median: near 0 for a Beat schedule; absent until 9 have arrived.',
+          labelNames,
+        }),
+        (t) => t.jitterRatio,
+      ],
+    ];
+    const expected = f.gauge({ name: 'celery_task_expected_interval_seconds', help: 'Interval declared with --expect-task NAME=INTERVAL: alert when time() - last received exceeds it.', labelNames });
+    return f.collector(() => {
+      for (const [g] of fromTimes) g.reset();
+      expected.reset();
+      for (const s of brokers) {
+        for (const [task, times] of s.detectors.periodic.byName) {
+          for (const [g, pick] of fromTimes) {
+            const v = pick(times);
+            if (v !== undefined) g.set(withBroker(s, { name: task }), v);
           }
-        },
-      });
-    };
-    periodicGauge('celery_task_last_sent_timestamp_seconds', 'Sender timestamp of the newest task-sent of this task name, Unix seconds.', (t) => t.lastSent);
-    periodicGauge('celery_task_last_received_timestamp_seconds', 'Sender timestamp of the newest task-received of this task name, Unix seconds.', (t) => t.lastReceived);
-    periodicGauge('celery_task_detected_interval_seconds', 'Regular interval between new task ids of this name, when the last ones arrived on a cadence (Beat).', (t) => t.detectedInterval);
-    periodicGauge('celery_task_arrival_jitter_ratio', 'Largest deviation of the last 8 intervals between new task ids of this name from their median, as a share of the median: near 0 for a Beat schedule; absent until 9 have arrived.', (t) => t.jitterRatio);
-    new Gauge({
-      name: 'celery_task_expected_interval_seconds',
-      help: 'Interval declared with --expect-task NAME=INTERVAL: alert when time() - last received exceeds it.',
-      labelNames: ['name', ...b],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of brokers) for (const [task, seconds] of Object.entries(s.detectors.expectedIntervals)) this.set(withBroker(s, { name: task }), seconds);
-      },
+        }
+        for (const [task, seconds] of Object.entries(s.detectors.expectedIntervals)) expected.set(withBroker(s, { name: task }), seconds);
+      }
     });
-    return {};
   },
 };

@@ -1,6 +1,5 @@
 import type { TaskRecord } from '../state/task-table.js';
 import type { WorkerRecord } from '../state/workers.js';
-import { Gauge } from 'prom-client';
 import type { DetectorOutput } from './output.js';
 
 /**
@@ -21,19 +20,18 @@ export function prefetchedPerWorker(workers: Iterable<WorkerRecord>, unfinished:
 
 /** celery_worker_tasks_prefetched, read from the state at scrape time. */
 export const prefetchedTaskOutput: DetectorOutput = {
-  define: ({ brokers, b, registers, withBroker }) => {
-    new Gauge({
+  collector: ({ brokers, b, withBroker, families }) => {
+    const f = families('prefetched_tasks');
+    const prefetched = f.gauge({
       name: 'celery_worker_tasks_prefetched',
       help: 'Tasks the worker has received but not started (reserved by prefetch, or waiting for their ETA).',
       labelNames: ['hostname', ...b],
-      registers,
-      collect() {
-        this.reset();
-        for (const s of brokers) {
-          for (const [hostname, n] of prefetchedPerWorker(s.state.workers.values(), s.state.tasks.unfinishedTasks())) this.set(withBroker(s, { hostname }), n);
-        }
-      },
     });
-    return {};
+    return f.collector(() => {
+      prefetched.reset();
+      for (const s of brokers) {
+        for (const [hostname, n] of prefetchedPerWorker(s.state.workers.values(), s.state.tasks.unfinishedTasks())) prefetched.set(withBroker(s, { hostname }), n);
+      }
+    });
   },
 };

@@ -2,8 +2,7 @@ import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
 import { LabelGuard, OVERFLOW_LABEL_VALUE } from '../metrics/label-guard.js';
-import { Gauge } from 'prom-client';
-import type { DetectorOutput, WatchedDetectors } from './output.js';
+import type { DetectorOutput } from './output.js';
 
 const UNKNOWN_NAME = 'unknown';
 /** The queue of a task that reported none (the metrics show --default-queue-name). */
@@ -18,9 +17,12 @@ export interface StalledTaskOptions {
   readonly runtimeFactor: number;
 }
 
-/** The --max-label-values bound on what the running-task families and the learned thresholds keep per label. */
+/** The --max-label-values bounds on the running-task families' label values and on the learned thresholds. */
 export interface NameBound {
+  /** Most task names whose runtimes are kept to learn a threshold from (memory of this broker's detector). */
   readonly maxNames: number;
+  /** The (name, queue) values the running-task families may use, shared by every broker; the rest share OVERFLOW_LABEL_VALUE. */
+  readonly labels: LabelGuard;
   /** Told of each task-started whose name or queue is recorded as OVERFLOW_LABEL_VALUE. */
   readonly overflow: (label: string) => void;
 }
@@ -62,15 +64,14 @@ export interface RunningTasks {
  */
 export class StalledTaskDetector extends IgnoringObserver {
   private readonly runtimes = new Map<string, RuntimeRing>();
-  /** The (name, queue) values the running-task families may use; the rest share OVERFLOW_LABEL_VALUE. */
   private readonly labels: LabelGuard;
 
   constructor(
     private readonly options: StalledTaskOptions,
-    private readonly bound: NameBound = { maxNames: Infinity, overflow: () => undefined },
+    private readonly bound: NameBound = { maxNames: Infinity, labels: new LabelGuard(['name', 'queue_name'], Infinity), overflow: () => undefined },
   ) {
     super();
-    this.labels = new LabelGuard(['name', 'queue_name'], bound.maxNames);
+    this.labels = bound.labels;
   }
 
   /** Admits the task's (name, queue) to the running-task families on its start, or counts its overflow. */
@@ -141,35 +142,31 @@ function learnedThreshold(samples: readonly number[], factor: number): number {
   return Math.max(MIN_LEARNED_THRESHOLD, p95 * factor);
 }
 
-type Watched = WatchedDetectors<{ readonly stalled: StalledTaskDetector }>;
-
-/** The running-task families, read from one scan of the unfinished tasks per scrape. */
+/** The running-task families, set from one scan of each broker's unfinished tasks per scrape. */
 export const stalledTaskOutput: DetectorOutput<{ readonly stalled: StalledTaskDetector }> = {
-  define: ({ brokers, b, registers, withBroker, queue }) => {
-    // The registry collects families in registration order, so the first one scans and the next
-    // three reuse it.
-    let scan: { s: Watched; rows: ReturnType<StalledTaskDetector['scan']> }[] = [];
-    const rowFamily = (name: string, help: string, labelNames: readonly string[], fill: (g: Gauge<string>, s: Watched, rows: ReturnType<StalledTaskDetector['scan']>) => void, first = false): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: [...labelNames, ...b],
-        registers,
-        collect() {
-          this.reset();
-          if (first) {
-            const t = Date.now() / 1000;
-            scan = brokers.map((s) => ({ s, rows: s.detectors.stalled.scan(s.state.tasks.unfinishedTasks(), t, queue(undefined)) }));
-          }
-          for (const { s, rows } of scan) fill(this, s, rows);
-        },
-      });
-    };
-    const byName = (s: Watched, r: { name: string; queue: string | undefined }): Record<string, string> => withBroker(s, { name: r.name, queue_name: queue(r.queue) });
-    rowFamily('celery_task_running', 'Tasks in STARTED now (lost ones excluded).', ['name', 'queue_name'], (g, s, rows) => { for (const r of rows) g.set(byName(s, r), r.running); }, true);
-    rowFamily('celery_task_stalled', 'Tasks in STARTED for longer than their stalled threshold (see celery_task_stalled_threshold_seconds).', ['name', 'queue_name'], (g, s, rows) => { for (const r of rows) g.set(byName(s, r), r.stalled); });
-    rowFamily('celery_task_oldest_running_age_seconds', 'Seconds since the oldest task in STARTED of this name started (daemon clock).', ['name', 'queue_name'], (g, s, rows) => { for (const r of rows) g.set(byName(s, r), r.oldestAge); });
-    rowFamily('celery_task_stalled_threshold_seconds', 'Stalled threshold in force for each task name running now: --stalled-threshold NAME=, else learned from its runtime, else the global one.', ['name'], (g, s, rows) => { for (const r of rows) g.set(withBroker(s, { name: r.name }), r.threshold); });
-    return {};
+  collector: ({ brokers, b, withBroker, queue, families }) => {
+    const f = families('stalled_tasks');
+    const byName = ['name', 'queue_name', ...b];
+    const running = f.gauge({ name: 'celery_task_running', help: 'Tasks in STARTED now (lost ones excluded).', labelNames: byName });
+    const stalled = f.gauge({ name: 'celery_task_stalled', help: 'Tasks in STARTED for longer than their stalled threshold (see celery_task_stalled_threshold_seconds).', labelNames: byName });
+    const oldest = f.gauge({ name: 'celery_task_oldest_running_age_seconds', help: 'Seconds since the oldest task in STARTED of this name started (daemon clock).', labelNames: byName });
+    const threshold = f.gauge({
+      name: 'celery_task_stalled_threshold_seconds',
+      help: 'Stalled threshold in force for each task name running now: --stalled-threshold NAME=, else learned from its runtime, else the global one.',
+      labelNames: ['name', ...b],
+    });
+    return f.collector(() => {
+      for (const g of [running, stalled, oldest, threshold]) g.reset();
+      const t = Date.now() / 1000;
+      for (const s of brokers) {
+        for (const r of s.detectors.stalled.scan(s.state.tasks.unfinishedTasks(), t, queue(undefined))) {
+          const labels = withBroker(s, { name: r.name, queue_name: queue(r.queue) });
+          running.set(labels, r.running);
+          stalled.set(labels, r.stalled);
+          oldest.set(labels, r.oldestAge);
+          threshold.set(withBroker(s, { name: r.name }), r.threshold);
+        }
+      }
+    });
   },
 };

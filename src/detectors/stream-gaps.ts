@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { WorkerRecord } from '../state/workers.js';
 import type { DetectorOutput } from './output.js';
 
@@ -38,42 +38,35 @@ export class StreamGapTracker {
  * while the broker stayed connected (the state's WorkerRegistry counts them), at scrape time.
  */
 export const streamGapOutput: DetectorOutput<{ readonly gaps: StreamGapTracker }> = {
-  define: ({ brokers, b, registers, withBroker }) => {
-    new Counter({
-      name: 'celery_pulse_event_stream_gaps_total',
-      help: 'Disconnections from the broker after the first connection: events published meanwhile are lost.',
-      labelNames: b,
-      registers,
-      collect() {
-        this.reset();
-        for (const s of brokers) this.inc(withBroker(s, {}), s.detectors.gaps.gaps);
-      },
-    });
-    new Counter({
+  collector: ({ brokers, b, withBroker, families }) => {
+    const f = families('stream_gaps');
+    const gaps = f.counter({ name: 'celery_pulse_event_stream_gaps_total', help: 'Disconnections from the broker after the first connection: events published meanwhile are lost.', labelNames: b });
+    const gapSeconds = f.counter({
       name: 'celery_pulse_event_stream_gap_seconds_total',
       help: 'Seconds spent disconnected from the broker after the first connection, the current gap included.',
       labelNames: b,
-      registers,
-      collect() {
-        this.reset();
-        const t = Date.now() / 1000;
-        for (const s of brokers) this.inc(withBroker(s, {}), s.detectors.gaps.seconds(t));
-      },
     });
-    const workerCounter = (name: string, help: string, pick: (w: WorkerRecord) => number): void => {
-      new Counter({
-        name,
-        help,
-        labelNames: ['hostname', ...b],
-        registers,
-        collect() {
-          this.reset();
-          for (const s of brokers) for (const w of s.state.workers.values()) this.inc(withBroker(s, { hostname: w.hostname }), pick(w));
-        },
-      });
-    };
-    workerCounter('celery_worker_heartbeat_gaps_total', 'Heartbeats that came more than 2 x freq after the previous one while the broker stayed connected (events lost in transit, or a blocked worker).', (w) => w.heartbeatGaps);
-    workerCounter('celery_worker_heartbeat_gap_seconds_total', 'Seconds of heartbeats missing in those gaps (each gap minus one freq).', (w) => w.heartbeatGapSeconds);
-    return {};
+    const perWorker: [Counter<string>, (w: WorkerRecord) => number][] = [
+      [
+        f.counter({
+          name: 'celery_worker_heartbeat_gaps_total',
+          help: 'Heartbeats that came more than 2 x freq after the previous one while the broker stayed connected (events lost in transit, or a blocked worker).',
+          labelNames: ['hostname', ...b],
+        }),
+        (w) => w.heartbeatGaps,
+      ],
+      [f.counter({ name: 'celery_worker_heartbeat_gap_seconds_total', help: 'Seconds of heartbeats missing in those gaps (each gap minus one freq).', labelNames: ['hostname', ...b] }), (w) => w.heartbeatGapSeconds],
+    ];
+    return f.collector(() => {
+      gaps.reset();
+      gapSeconds.reset();
+      for (const [c] of perWorker) c.reset();
+      const t = Date.now() / 1000;
+      for (const s of brokers) {
+        gaps.inc(withBroker(s, {}), s.detectors.gaps.gaps);
+        gapSeconds.inc(withBroker(s, {}), s.detectors.gaps.seconds(t));
+        for (const w of s.state.workers.values()) for (const [c, pick] of perWorker) c.inc(withBroker(s, { hostname: w.hostname }), pick(w));
+      }
+    });
   },
 };

@@ -57,7 +57,7 @@ function renamer(relabel: Relabel | undefined): (name: string) => string {
 }
 
 /** `name[]` values as served (prefixed) back to the registry's own names. */
-function unprefixed(names: ReadonlySet<string>, relabel: Relabel | undefined): ReadonlySet<string> {
+export function unprefixed(names: ReadonlySet<string>, relabel: Relabel | undefined): ReadonlySet<string> {
   const prefix = relabel?.metricPrefix ?? OWN_PREFIX;
   if (prefix === OWN_PREFIX) return names;
   // A family without celery_ (process_*, nodejs_*) is served under its own name; a celery_ name
@@ -166,7 +166,7 @@ export function requestedNames(url: string | undefined): Set<string> | undefined
 }
 
 /** Whether family `name` can write a sample under one of `names` (a superset; samples are checked one by one). */
-function mayHave(name: string, names: ReadonlySet<string>): boolean {
+export function mayHave(name: string, names: ReadonlySet<string>): boolean {
   return names.has(name) || names.has(`${name}_total`) || names.has(`${name}_bucket`) || names.has(`${name}_sum`) || names.has(`${name}_count`);
 }
 

@@ -3,18 +3,21 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { RateLimitedLog } from '../log.js';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, negotiate, requestedNames, serialize } from './exposition.js';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, mayHave, negotiate, requestedNames, serialize, unprefixed } from './exposition.js';
 import type { MetricSource, Relabel } from './exposition.js';
 import { AccessControl, tlsServerOptions } from './access.js';
 import type { WebConfig } from './web-config.js';
 import { SharedRender } from './shared-render.js';
 import { shedIdleConnections } from './connections.js';
+import type { Collectors, FamilyFilter } from '../metrics/collector.js';
 
 export interface HttpOptions {
   readonly host: string;
   readonly port: number;
   readonly metricsPath: string;
   readonly registry: MetricSource;
+  /** Brings the scrape-time families up to date at the start of each rendering of /metrics. */
+  readonly collectors?: Pick<Collectors, 'update'> | undefined;
   /** Names of event sources not attached yet; empty when ready. */
   readonly notReady: () => string[];
   /** --metric-prefix and --static-label. */
@@ -132,10 +135,12 @@ async function handle(options: HttpOptions, renders: SharedRender, req: Incoming
 }
 
 /**
- * /metrics, optionally restricted with `name[]` parameters. The text is written in time slices
- * (exposition.ts), so broker frames keep flowing during a large scrape; if the client goes away
- * meanwhile the work stops. HEAD answers with the headers only and collects nothing: collecting
- * can query the brokers (queue depths), and its Content-Length would be stale by the next GET.
+ * /metrics, optionally restricted with `name[]` parameters. The collectors of the families asked
+ * for run first (a scrape of other families does not query the brokers' queue depths), then the
+ * text is written in time slices (exposition.ts), so broker frames keep flowing during a large
+ * scrape; if the client goes away meanwhile the work stops. Concurrent scrapes of one filter
+ * share the rendering, collectors included. HEAD answers with the headers only and collects
+ * nothing: collecting can query the brokers, and its Content-Length would be stale by the next GET.
  */
 async function metrics(options: HttpOptions, renders: SharedRender, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const format = negotiate(req.headers.accept);
@@ -155,7 +160,13 @@ async function metrics(options: HttpOptions, renders: SharedRender, req: Incomin
   try {
     const names = requestedNames(req.url);
     const key = `${format}\u0000${names === undefined ? '*' : [...names].sort().join('\u0000')}`;
-    const body = await renders.get(key, (signal) => serialize(options.registry, format, { names, signal, relabel: options.relabel }), gone.signal);
+    const wanted = names === undefined ? undefined : unprefixed(names, options.relabel);
+    const wants: FamilyFilter = wanted === undefined ? undefined : (family) => mayHave(family, wanted);
+    const render = async (signal: AbortSignal): Promise<string> => {
+      await options.collectors?.update(wants);
+      return serialize(options.registry, format, { names, signal, relabel: options.relabel });
+    };
+    const body = await renders.get(key, render, gone.signal);
     send(res, req, 200, contentType, body);
   } catch (err) {
     if (gone.signal.aborted) return;

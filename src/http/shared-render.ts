@@ -1,6 +1,6 @@
 /**
  * One rendering of the exposition per (format, name filter) at a time, shared by every scrape that
- * asks for it meanwhile. Each scrape holding its own copy made memory grow with their number (500
+ * asks for it meanwhile (the collectors' update included: server.ts renders with it). Each scrape holding its own copy made memory grow with their number (500
  * concurrent scrapes of a 5.6 MB exposition took 2.99 GB); now N concurrent scrapes cost one
  * string and one Buffer, which every response writes without copying it. Different filters
  * render one after the other beyond MAX_RENDERS at once, so a client varying `name[]` cannot

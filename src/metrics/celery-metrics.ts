@@ -5,7 +5,6 @@ import type { TaskObserver } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
 import { TaskSlots } from '../state/per-task.js';
 import { UNKNOWN_TASK_NAME } from '../state/machine.js';
-import { defineScrapeTimeMetrics } from './scrape-metrics.js';
 import { BoundedChildren, LabelGuard, OVERFLOW_LABEL_VALUE, overflowCounter } from './label-guard.js';
 import type { ExemplarSource } from './exemplars.js';
 import { CeleryExporterCompat, NO_COMPAT } from './compat.js';
@@ -14,7 +13,7 @@ import type { CounterCell, HistogramCell } from './fast-children.js';
 import type { CompatChildren } from './compat.js';
 
 export type { BrokerStatus, MetricsOptions } from './metrics-options.js';
-import type { BrokerStatus, MetricsOptions } from './metrics-options.js';
+import type { MetricsOptions } from './metrics-options.js';
 
 /**
  * The `name` of a task whose task-received was never seen. celery-exporter labels it "None"
@@ -76,7 +75,6 @@ export class CeleryMetrics {
     readonly retried: LabelGuard;
     readonly histograms: LabelGuard;
   };
-  private readonly brokers: BrokerStatus[] = [];
   private readonly options: MetricsOptions;
 
   constructor(options: MetricsOptions) {
@@ -151,7 +149,6 @@ export class CeleryMetrics {
             queueWaitBuckets: options.compatQueueWaitBuckets ?? options.queueWaitBuckets,
             brokerLabel: options.brokerLabel,
           }) : undefined;
-    defineScrapeTimeMetrics(this.registry, this.brokers, options);
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -163,11 +160,6 @@ export class CeleryMetrics {
   /** A label-value cap for one family (or families always labelled together); see label-guard.ts. */
   labelGuard(labelNames: readonly string[]): LabelGuard {
     return new LabelGuard(labelNames, this.options.maxLabelValues ?? DEFAULT_MAX_LABEL_VALUES);
-  }
-
-  /** Adds a broker's state and connection to what is read at scrape time. */
-  watchBroker(status: BrokerStatus): void {
-    this.brokers.push(status);
   }
 }
 

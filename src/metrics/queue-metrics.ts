@@ -1,8 +1,9 @@
-import { Gauge } from 'prom-client';
-import type { OpenMetricsContentType, Registry } from 'prom-client';
+import type { Gauge, OpenMetricsContentType, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { QueueDepthSource, QueueFigures } from '../brokers/driver.js';
 import type { QueueDiscovery } from '../state/queue-discovery.js';
+import { CollectorFamilies } from './collector.js';
+import type { Collector } from './collector.js';
 
 /** One broker's queue-depth reader and the queues to ask it about. */
 export interface QueueWatch {
@@ -24,7 +25,6 @@ interface Sample {
   readonly figures: ReadonlyMap<string, QueueFigures>;
   readonly seconds: number;
 }
-
 
 /**
  * Reads one broker at scrape time. A query still running from an earlier scrape is awaited again
@@ -77,72 +77,44 @@ class BrokerSampler {
 }
 
 /**
- * Queue depth families, read from the brokers when Prometheus scrapes (never on the event path).
- * Names follow danihodovic/celery-exporter: celery_queue_length and celery_active_consumer_count.
+ * Queue depth families, read from the brokers when Prometheus scrapes (never on the event path):
+ * every broker is asked at once in `update()`, which a `name[]` scrape restricted to other
+ * families does not run. Names follow danihodovic/celery-exporter: celery_queue_length and
+ * celery_active_consumer_count.
  */
-export function defineQueueMetrics(registry: Registry<OpenMetricsContentType>, watches: readonly QueueWatch[], options: QueueMetricsOptions): void {
+export function queueCollector(registry: Registry<OpenMetricsContentType>, watches: readonly QueueWatch[], options: QueueMetricsOptions): Collector {
   const samplers = watches.map((w) => new BrokerSampler(w, options));
-  // A scrape calls every family's collect() in the same turn of the event loop (serialize() maps
-  // them synchronously): they share one round of broker queries, and the next scrape asks again.
-  let round: Promise<Sample[]> | undefined;
-  const sampleAll = (): Promise<Sample[]> => {
-    if (round === undefined) {
-      round = Promise.all(samplers.map((s) => s.sample()));
-      setImmediate(() => {
-        round = undefined;
-      });
-    }
-    return round;
-  };
   const b = options.brokerLabel ? ['broker'] : [];
   const labelsFor = (i: number, labels: Record<string, string>): Record<string, string> => (options.brokerLabel ? { ...labels, broker: watches[i]!.name } : labels);
-  const registers = [registry];
-
-  const perQueue = (name: string, help: string, pick: (f: QueueFigures) => number | undefined): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames: ['queue_name', ...b],
-      registers,
-      async collect() {
-        const samples = await sampleAll();
-        this.reset();
-        samples.forEach((s, i) => {
-          for (const [queue, f] of s.figures) {
-            const v = pick(f);
-            if (v !== undefined) this.set(labelsFor(i, { queue_name: queue }), v);
-          }
-        });
-      },
+  const f = new CollectorFamilies('queues', registry);
+  const perQueue: [Gauge<string>, (q: QueueFigures) => number | undefined][] = [
+    [f.gauge({ name: 'celery_queue_length', help: 'Messages waiting in the broker queue (Redis: every priority sub-list; RabbitMQ: ready messages).', labelNames: ['queue_name', ...b] }), (q) => q.ready],
+    [
+      f.gauge({
+        name: 'celery_queue_unacked_messages',
+        help: 'Messages delivered to workers and not acknowledged yet: prefetched, ETA-held, or running with acks_late (Redis; RabbitMQ with --rabbitmq-management-url).',
+        labelNames: ['queue_name', ...b],
+      }),
+      (q) => q.unacked,
+    ],
+    [f.gauge({ name: 'celery_active_consumer_count', help: 'Consumers attached to the broker queue (RabbitMQ only).', labelNames: ['queue_name', ...b] }), (q) => q.consumers],
+  ];
+  const success = f.gauge({ name: 'celery_pulse_queue_scrape_success', help: '1 if the broker answered the queue-depth queries of this scrape within --queue-metrics-timeout, else 0.', labelNames: b });
+  const duration = f.gauge({ name: 'celery_pulse_queue_scrape_duration_seconds', help: 'Seconds the queue-depth queries of this scrape took, per broker.', labelNames: b });
+  return f.collector(async () => {
+    const samples = await Promise.all(samplers.map((s) => s.sample()));
+    for (const [gauge] of perQueue) gauge.reset();
+    success.reset();
+    duration.reset();
+    samples.forEach((s, i) => {
+      for (const [queue, figures] of s.figures) {
+        for (const [gauge, pick] of perQueue) {
+          const v = pick(figures);
+          if (v !== undefined) gauge.set(labelsFor(i, { queue_name: queue }), v);
+        }
+      }
+      success.set(labelsFor(i, {}), s.ok ? 1 : 0);
+      duration.set(labelsFor(i, {}), s.seconds);
     });
-  };
-  perQueue('celery_queue_length', 'Messages waiting in the broker queue (Redis: every priority sub-list; RabbitMQ: ready messages).', (f) => f.ready);
-  perQueue(
-    'celery_queue_unacked_messages',
-    'Messages delivered to workers and not acknowledged yet: prefetched, ETA-held, or running with acks_late (Redis; RabbitMQ with --rabbitmq-management-url).',
-    (f) => f.unacked,
-  );
-  perQueue('celery_active_consumer_count', 'Consumers attached to the broker queue (RabbitMQ only).', (f) => f.consumers);
-  new Gauge({
-    name: 'celery_pulse_queue_scrape_success',
-    help: '1 if the broker answered the queue-depth queries of this scrape within --queue-metrics-timeout, else 0.',
-    labelNames: b,
-    registers,
-    async collect() {
-      const samples = await sampleAll();
-      this.reset();
-      samples.forEach((s, i) => this.set(labelsFor(i, {}), s.ok ? 1 : 0));
-    },
-  });
-  new Gauge({
-    name: 'celery_pulse_queue_scrape_duration_seconds',
-    help: 'Seconds the queue-depth queries of this scrape took, per broker.',
-    labelNames: b,
-    registers,
-    async collect() {
-      const samples = await sampleAll();
-      this.reset();
-      samples.forEach((s, i) => this.set(labelsFor(i, {}), s.seconds));
-    },
   });
 }

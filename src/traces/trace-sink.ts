@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Counter, Gauge } from 'prom-client';
+import { Counter } from 'prom-client';
 import type { OpenMetricsContentType, Registry } from 'prom-client';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { redactSecrets } from '../brokers/url.js';
@@ -8,6 +8,8 @@ import type { TraceConfig } from '../config/trace-settings.js';
 import { createTracePipeline } from './trace-pipeline.js';
 import type { SpanDropReason } from './trace-pipeline.js';
 import { TaskTraces } from './task-traces.js';
+import { CollectorFamilies } from '../metrics/collector.js';
+import type { Collector } from '../metrics/collector.js';
 
 export interface TraceSinkOptions {
   readonly config: TraceConfig;
@@ -21,6 +23,8 @@ export interface TraceSinkOptions {
 }
 
 export interface TraceSink {
+  /** Sets celery_pulse_spans_open when a scrape starts (main.ts registers it). */
+  readonly collector: Collector;
   /** The observer (and exemplar source) of one broker's transitions. */
   /** `system`: OpenTelemetry's messaging.system of the broker (its driver's `messagingSystem`). */
   forBroker(system: string): TaskTraces;
@@ -43,14 +47,9 @@ export function startTraceSink(options: TraceSinkOptions): TraceSink {
     registers: [registry],
   });
   for (const reason of DROP_REASONS) dropped.labels({ reason }).inc(0);
-  new Gauge({
-    name: 'celery_pulse_spans_open',
-    help: 'Task attempts started whose process span waits for its outcome.',
-    registers: [registry],
-    collect() {
-      this.set(brokers.reduce((sum, b) => sum + b.openCount, 0));
-    },
-  });
+  const families = new CollectorFamilies('traces', registry);
+  const open = families.gauge({ name: 'celery_pulse_spans_open', help: 'Task attempts started whose process span waits for its outcome.' });
+  const collector = families.collector(() => open.set(brokers.reduce((sum, b) => sum + b.openCount, 0)));
   const pipeline = createTracePipeline({
     config,
     version: options.version,
@@ -63,6 +62,7 @@ export function startTraceSink(options: TraceSinkOptions): TraceSink {
     'exporting traces over OTLP/HTTP',
   );
   return {
+    collector,
     forBroker(system) {
       const traces = new TaskTraces({
         tracer: pipeline.tracer,

@@ -1,10 +1,14 @@
 import { request } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { OpenMetricsContentType } from 'prom-client';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serialize } from '../../src/http/exposition.js';
 import { startHttpServer } from '../../src/http/server.js';
 import type { HttpServer } from '../../src/http/server.js';
+import { RateLimitedLog } from '../../src/log.js';
+import { CollectorFamilies, Collectors } from '../../src/metrics/collector.js';
+import { parseMetrics } from '../kit/metrics-text.js';
 
 // /metrics over real HTTP: name[] restriction, HEAD, concurrent scrapes of a large registry.
 describe('HTTP /metrics', () => {
@@ -85,5 +89,48 @@ describe('HTTP /metrics', () => {
     setTimeout(() => gone.abort(), 1);
     await p;
     expect((await fetch(`${base}/metrics?name[]=celery_worker_up`)).status).toBe(200);
+  });
+});
+
+// The collect phase runs where the scrape starts, for the families the scrape asks for.
+describe('HTTP /metrics with collectors', () => {
+  const registry = new Registry<OpenMetricsContentType>();
+  const updates = { queues: 0, state: 0 };
+  let server: HttpServer;
+  let base: string;
+
+  beforeAll(async () => {
+    const collectors = new Collectors(registry, new RateLimitedLog(pino({ level: 'silent' })));
+    const queues = new CollectorFamilies('queues', registry);
+    const length = queues.gauge({ name: 'celery_queue_length', help: 'Length', labelNames: ['queue_name'] });
+    const state = new CollectorFamilies('state', registry);
+    const up = state.gauge({ name: 'celery_worker_up', help: 'Up', labelNames: ['hostname'] });
+    collectors.register(
+      queues.collector(() => length.set({ queue_name: 'celery' }, ++updates.queues)),
+      state.collector(() => up.set({ hostname: 'w1' }, ++updates.state)),
+    );
+    const relabel = { metricPrefix: 'myapp_', staticLabels: {} };
+    server = await startHttpServer({ host: '127.0.0.1', port: 0, metricsPath: '/metrics', registry, collectors, relabel, notReady: () => [], version: 'test', logger: pino({ level: 'silent' }) });
+    base = `http://127.0.0.1:${server.port}`;
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('updates only the collectors of the families name[] asks for (as served, prefix included), and none on HEAD', async () => {
+    expect(await (await fetch(`${base}/metrics?name[]=myapp_worker_up`)).text()).toBe('# HELP myapp_worker_up Up\n# TYPE myapp_worker_up gauge\nmyapp_worker_up{hostname="w1"} 1\n');
+    expect(updates).toEqual({ queues: 0, state: 1 });
+    // The registry's own name is not what is served under --metric-prefix: nothing to collect.
+    await (await fetch(`${base}/metrics?name[]=celery_queue_length`)).text();
+    expect(updates).toEqual({ queues: 0, state: 1 });
+    expect(await (await fetch(`${base}/metrics?name[]=myapp_queue_length`)).text()).toContain('myapp_queue_length{queue_name="celery"} 1\n');
+    expect(updates).toEqual({ queues: 1, state: 1 });
+    expect((await fetch(`${base}/metrics`, { method: 'HEAD' })).status).toBe(200);
+    expect(updates).toEqual({ queues: 1, state: 1 });
+    const all = parseMetrics(await (await fetch(`${base}/metrics`)).text());
+    expect(updates).toEqual({ queues: 2, state: 2 });
+    expect(all.value('myapp_queue_length')).toBe(2);
+    expect(all.find('myapp_pulse_scrape_collector_success').map((s) => [s.labels['collector'], s.value])).toEqual([['state', 1], ['queues', 1]]);
   });
 });

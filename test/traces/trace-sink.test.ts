@@ -41,6 +41,7 @@ describe('startTraceSink', () => {
     const amqp = new CeleryState(sink.forBroker('rabbitmq'), { maxTasks: 100, unfinishedTtl: 3600, finishedTtl: 600, pendingGrace: 5, heartbeatTimeoutFactor: 2, forgetAfter: 3600 });
     amqp.apply(ev('task-received', T0), T0);
     amqp.apply(ev('task-started', T0 + 1), T0 + 1);
+    await sink.collector.update();
     const open = await serialize(registry, 'prometheus');
     expect(open).toContain('celery_pulse_spans_open 1\n');
     expect(open).toContain('celery_pulse_spans_dropped_total{reason="queue_full"} 0\n');
@@ -50,6 +51,7 @@ describe('startTraceSink', () => {
     await sink.stop(1000);
     const spans = exporter.spans;
     expect(spans.map((s) => [s.name, s.attributes['messaging.system'], s.attributes['celery_pulse.end_reason']])).toEqual([['process app.t', 'rabbitmq', 'daemon-stopped']]);
+    await sink.collector.update();
     expect(await serialize(registry, 'prometheus')).toContain('celery_pulse_spans_open 0\n');
   });
 });
