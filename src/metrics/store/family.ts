@@ -1,0 +1,120 @@
+import type { MetricValueWithName } from 'prom-client';
+import type { Exemplar } from './exemplar.js';
+/**
+ * A registry that lists metrics: prom-client's Registry (its registerMetric() takes any object
+ * with a name and get(); its typings ask for a prom-client Metric, which a family is in shape).
+ */
+export interface MetricRegistry {
+  registerMetric(metric: never): void;
+}
+import { labelPairs } from './label-text.js';
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** One sample as prom-client's get() gives it (histogram buckets carry `le` among their labels). */
+export type PublicSample = MetricValueWithName<string> & { readonly exemplar?: Exemplar | null };
+
+/** What a family's get() gives, in prom-client's public shape (Registry.metrics(), getMetricsAsJSON()). */
+export interface PublicMetric {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'histogram';
+  readonly values: PublicSample[];
+  readonly aggregator: 'sum';
+}
+
+/** What every family of the store is defined with. */
+export interface FamilyConfig {
+  readonly name: string;
+  readonly help: string;
+  /** The order of a series' labels in the exposition. */
+  readonly labelNames: readonly string[];
+  /** Registries listing the family (in the order families are written, with prom-client's own). */
+  readonly registers?: readonly MetricRegistry[] | undefined;
+}
+
+export type LabelValues = Readonly<Record<string, string>>;
+
+/** What a series of any family has: its labels in the family's order, and their text, made once. */
+export interface SeriesLabels {
+  readonly labels: LabelValues;
+  /** `a="x",b="y"`, escaped: written as is at every scrape. */
+  readonly pairs: string;
+}
+
+/**
+ * The series of one family, kept in the order they were created (which is the order they are
+ * written in, as prom-client does), by a key of their label values. Cells find their series here
+ * on their first update and again after it was removed, so removing a series never strands a cell.
+ */
+export abstract class Family<S extends { live: boolean }> {
+  /** Not readonly: prom-client's Registry.metrics() renames counters in place when it writes OpenMetrics. */
+  name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  abstract readonly type: 'counter' | 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, S>();
+
+  constructor(config: FamilyConfig) {
+    this.name = config.name;
+    this.help = config.help;
+    this.labelNames = [...config.labelNames];
+    if (!METRIC_NAME.test(this.name)) throw new TypeError(`invalid metric name "${this.name}"`);
+    for (const l of this.labelNames) if (!LABEL_NAME.test(l) || l.startsWith('__')) throw new TypeError(`${this.name}: invalid label name "${l}"`);
+    for (const r of config.registers ?? []) r.registerMetric(this as never);
+  }
+
+  /** The live series, in creation order (a snapshot the serializer writes in slices). */
+  seriesList(): S[] {
+    return [...this.series.values()];
+  }
+
+  /** Removes the series of these labels; a cell of it starts a fresh series at its next update. */
+  remove(labels: LabelValues): void {
+    const key = this.keyOf(this.ordered(labels));
+    const s = this.series.get(key);
+    if (s === undefined) return;
+    s.live = false;
+    this.series.delete(key);
+  }
+
+  /** Removes every series (prom-client's Registry.resetMetrics()). */
+  reset(): void {
+    for (const s of this.series.values()) s.live = false;
+    this.series.clear();
+  }
+
+  /** The labels in the family's order, checked once per cell: every label named, no other. */
+  protected ordered(labels: LabelValues): SeriesLabels {
+    const out: Record<string, string> = {};
+    for (const name of this.labelNames) {
+      const v = labels[name];
+      if (typeof v !== 'string') throw new TypeError(`${this.name}: label "${name}" has no value`);
+      out[name] = v;
+    }
+    for (const name in labels) if (!(name in out)) throw new TypeError(`${this.name}: unknown label "${name}"`);
+    return { labels: out, pairs: labelPairs(out) };
+  }
+
+  /** The live series of these labels, created (by `create`) if there is none. */
+  protected seriesFor(key: string, create: () => S): S {
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = create();
+      this.series.set(key, s);
+    }
+    return s;
+  }
+
+  /** Unambiguous whatever the values hold: each is prefixed with its length. */
+  protected keyOf(l: SeriesLabels): string {
+    let key = '';
+    for (const name of this.labelNames) {
+      const v = l.labels[name]!;
+      key += `${v.length}:${v}`;
+    }
+    return key;
+  }
+}
