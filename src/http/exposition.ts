@@ -195,7 +195,7 @@ async function writeCounter(
   if (names !== undefined && !names.has(sample)) return;
   const name = rename(sample);
   for (const s of series) {
-    const pairs = joinPairs(s.pairs, extra);
+    const pairs = joinPairs(s.labelText(), extra);
     const line = `${name}${pairs === '' ? '' : `{${pairs}}`} ${formatValue(s.value)}`;
     lines.push(om ? exemplarSuffix(line, s.exemplar) : line);
     if (slicer.tick()) await slicer.pause();
@@ -232,7 +232,7 @@ async function writeHistogram(
   const infHead = `${bucket}{le="+Inf"`;
   const inf = family.bounds.length;
   for (const s of series) {
-    const own = joinPairs(s.pairs, extra);
+    const own = joinPairs(s.labelText(), extra);
     const rest = own === '' ? '}' : `,${own}}`;
     const exemplars = om ? s.exemplars : undefined;
     if (wantBuckets) {

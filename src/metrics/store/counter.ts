@@ -1,22 +1,16 @@
 import type { Exemplar } from './exemplar.js';
 import { exemplarOf } from './exemplar.js';
-import { Family } from './family.js';
-import type { FamilyConfig, LabelValues, PublicMetric, SeriesLabels } from './family.js';
+import { Family, Series } from './family.js';
+import type { FamilyConfig, LabelValues, PublicMetric } from './family.js';
 
 /** One counter series: its value and, when observations carry one, the latest exemplar. */
-export class CounterSeries implements SeriesLabels {
-  live = true;
+export class CounterSeries extends Series {
   value = 0;
   exemplar: Exemplar | undefined = undefined;
-
-  constructor(
-    readonly labels: LabelValues,
-    readonly pairs: string,
-  ) {}
 }
 
 /** The series of a cell that has not counted yet (or whose series was removed): never written. */
-const UNATTACHED = new CounterSeries({}, '');
+const UNATTACHED = new CounterSeries({});
 UNATTACHED.live = false;
 
 /**
@@ -31,23 +25,25 @@ export class CounterFamily extends Family<CounterSeries> {
   constructor(config: FamilyConfig) {
     super(config);
     // A family without labels has its one series from the start, as prom-client's has.
-    if (this.labelNames.length === 0) this.cell({}).inc(0);
+    if (this.labelNames.length === 0) this.attach({});
   }
 
-  /** A handle on the series of these labels; the series appears on its first inc() (inc(0) makes it at 0). */
+  /**
+   * A handle on the series of these labels (checked now, kept by reference: do not change them
+   * after); the series appears on its first inc(), inc(0) makes it at 0.
+   */
   cell(labels: LabelValues): CounterCell {
-    const l = this.ordered(labels);
-    return new CounterCell(this, l, this.keyOf(l));
+    this.check(labels);
+    return new CounterCell(this, labels);
   }
 
-  /** @internal The live series for a cell: found, or created now. */
-  attach(l: SeriesLabels, key: string): CounterSeries {
-    return this.seriesFor(key, () => new CounterSeries(l.labels, l.pairs));
+  protected newSeries(labels: LabelValues): CounterSeries {
+    return new CounterSeries(labels);
   }
 
   override reset(): void {
     super.reset();
-    if (this.labelNames.length === 0) this.cell({}).inc(0);
+    if (this.labelNames.length === 0) this.attach({});
   }
 
   /** prom-client's public shape (Registry.metrics(), getMetricsAsJSON()). */
@@ -65,8 +61,7 @@ export class CounterCell {
 
   constructor(
     private readonly family: CounterFamily,
-    private readonly l: SeriesLabels,
-    private readonly key: string,
+    private readonly labels: LabelValues,
   ) {}
 
   /**
@@ -75,7 +70,7 @@ export class CounterCell {
    */
   inc(value = 1, exemplarLabels?: LabelValues): void {
     let s = this.series;
-    if (!s.live) s = this.series = this.family.attach(this.l, this.key);
+    if (!s.live) s = this.series = this.family.attach(this.labels);
     s.value += value;
     if (exemplarLabels !== undefined) s.exemplar = exemplarOf(exemplarLabels, value === 0 ? 1 : value) ?? s.exemplar;
   }

@@ -36,11 +36,21 @@ export interface FamilyConfig {
 
 export type LabelValues = Readonly<Record<string, string>>;
 
-/** What a series of any family has: its labels in the family's order, and their text, made once. */
-export interface SeriesLabels {
-  readonly labels: LabelValues;
-  /** `a="x",b="y"`, escaped: written as is at every scrape. */
-  readonly pairs: string;
+/** What a series of any family has: its labels, in the family's order, and their text. */
+export abstract class Series {
+  /** False once removed (or before a cell's first update, for the placeholder cells start with). */
+  live = true;
+  private text: string | undefined = undefined;
+
+  constructor(readonly labels: LabelValues) {}
+
+  /**
+   * `a="x",b="y"`, escaped: made at the series' first scrape and kept (~100 bytes a series),
+   * so later scrapes write it as is.
+   */
+  labelText(): string {
+    return (this.text ??= labelPairs(this.labels));
+  }
 }
 
 /**
@@ -48,7 +58,7 @@ export interface SeriesLabels {
  * written in, as prom-client does), by a key of their label values. Cells find their series here
  * on their first update and again after it was removed, so removing a series never strands a cell.
  */
-export abstract class Family<S extends { live: boolean }> {
+export abstract class Family<S extends Series> {
   /** Not readonly: prom-client's Registry.metrics() renames counters in place when it writes OpenMetrics. */
   name: string;
   readonly help: string;
@@ -73,7 +83,8 @@ export abstract class Family<S extends { live: boolean }> {
 
   /** Removes the series of these labels; a cell of it starts a fresh series at its next update. */
   remove(labels: LabelValues): void {
-    const key = this.keyOf(this.ordered(labels));
+    this.check(labels);
+    const key = this.keyOf(labels);
     const s = this.series.get(key);
     if (s === undefined) return;
     s.live = false;
@@ -86,35 +97,40 @@ export abstract class Family<S extends { live: boolean }> {
     this.series.clear();
   }
 
-  /** The labels in the family's order, checked once per cell: every label named, no other. */
-  protected ordered(labels: LabelValues): SeriesLabels {
-    const out: Record<string, string> = {};
-    for (const name of this.labelNames) {
-      const v = labels[name];
-      if (typeof v !== 'string') throw new TypeError(`${this.name}: label "${name}" has no value`);
-      out[name] = v;
-    }
-    for (const name in labels) if (!(name in out)) throw new TypeError(`${this.name}: unknown label "${name}"`);
-    return { labels: out, pairs: labelPairs(out) };
-  }
-
-  /** The live series of these labels, created (by `create`) if there is none. */
-  protected seriesFor(key: string, create: () => S): S {
+  /**
+   * @internal The live series of these (checked) labels, created now if there is none: what a
+   * cell calls on its first update, and after its series was removed.
+   */
+  attach(labels: LabelValues): S {
+    const key = this.keyOf(labels);
     let s = this.series.get(key);
     if (s === undefined) {
-      s = create();
+      // The series keeps its own copy, in the family's order (the order they are written in).
+      const ordered: Record<string, string> = {};
+      for (const name of this.labelNames) ordered[name] = labels[name]!;
+      s = this.newSeries(ordered);
       this.series.set(key, s);
     }
     return s;
   }
 
-  /** Unambiguous whatever the values hold: each is prefixed with its length. */
-  protected keyOf(l: SeriesLabels): string {
-    let key = '';
+  protected abstract newSeries(labels: LabelValues): S;
+
+  /** Checked once per cell, allocating nothing: every label of the family named, no other. */
+  protected check(labels: LabelValues): void {
+    let named = 0;
     for (const name of this.labelNames) {
-      const v = l.labels[name]!;
-      key += `${v.length}:${v}`;
+      if (typeof labels[name] !== 'string') throw new TypeError(`${this.name}: label "${name}" has no value`);
+      named++;
     }
-    return key;
+    for (const name in labels) if (--named < 0 || !this.labelNames.includes(name)) throw new TypeError(`${this.name}: unknown label "${name}"`);
   }
+
+  /** Unambiguous whatever the values hold: each is prefixed with its length. */
+  private keyOf(labels: LabelValues): string {
+    // join() makes one flat string; `+=` would leave a tree of concatenations (32 bytes a node)
+    // alive as the map key, more than the series itself.
+    return this.labelNames.map((name) => `${labels[name]!.length}:${labels[name]!}`).join('');
+  }
+
 }

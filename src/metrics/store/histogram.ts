@@ -1,7 +1,7 @@
 import type { Exemplar } from './exemplar.js';
 import { exemplarOf } from './exemplar.js';
-import { Family } from './family.js';
-import type { FamilyConfig, LabelValues, PublicMetric, SeriesLabels } from './family.js';
+import { Family, Series } from './family.js';
+import type { FamilyConfig, LabelValues, PublicMetric } from './family.js';
 
 export interface HistogramConfig extends FamilyConfig {
   /** Upper bounds, ascending; +Inf is implied. */
@@ -9,8 +9,7 @@ export interface HistogramConfig extends FamilyConfig {
 }
 
 /** One histogram series: per-bucket (not cumulative) counts, sum and count. */
-export class HistogramSeries implements SeriesLabels {
-  live = true;
+export class HistogramSeries extends Series {
   sum = 0;
   count = 0;
   /** counts[i]: observations in (bounds[i-1], bounds[i]]; those above every bound are only in `count`. */
@@ -18,16 +17,13 @@ export class HistogramSeries implements SeriesLabels {
   /** The latest exemplar per bucket, the last one for +Inf; made on the first exemplar. */
   exemplars: (Exemplar | undefined)[] | undefined = undefined;
 
-  constructor(
-    readonly labels: LabelValues,
-    readonly pairs: string,
-    buckets: number,
-  ) {
+  constructor(labels: LabelValues, buckets: number) {
+    super(labels);
     this.counts = new Array<number>(buckets).fill(0);
   }
 }
 
-const UNATTACHED = new HistogramSeries({}, '', 0);
+const UNATTACHED = new HistogramSeries({}, 0);
 UNATTACHED.live = false;
 
 /**
@@ -44,23 +40,22 @@ export class HistogramFamily extends Family<HistogramSeries> {
     const b = config.buckets;
     if (b.length === 0 || b.some((v, i) => !Number.isFinite(v) || (i > 0 && v <= b[i - 1]!))) throw new TypeError(`${this.name}: buckets must be finite and ascending`);
     this.bounds = Object.freeze([...b]);
-    if (this.labelNames.length === 0) this.attach(this.ordered({}), '');
+    if (this.labelNames.length === 0) this.attach({});
   }
 
-  /** A handle on the series of these labels; the series appears on its first observe(). */
+  /** A handle on the series of these labels (checked now, kept by reference); the series appears on its first observe(). */
   cell(labels: LabelValues): HistogramCell {
-    const l = this.ordered(labels);
-    return new HistogramCell(this, l, this.keyOf(l));
+    this.check(labels);
+    return new HistogramCell(this, labels);
   }
 
-  /** @internal The live series for a cell: found, or created now. */
-  attach(l: SeriesLabels, key: string): HistogramSeries {
-    return this.seriesFor(key, () => new HistogramSeries(l.labels, l.pairs, this.bounds.length));
+  protected newSeries(labels: LabelValues): HistogramSeries {
+    return new HistogramSeries(labels, this.bounds.length);
   }
 
   override reset(): void {
     super.reset();
-    if (this.labelNames.length === 0) this.attach(this.ordered({}), '');
+    if (this.labelNames.length === 0) this.attach({});
   }
 
   /** prom-client's public shape: cumulative buckets (`le` first), then _sum and _count, per series. */
@@ -86,8 +81,7 @@ export class HistogramCell {
 
   constructor(
     private readonly family: HistogramFamily,
-    private readonly l: SeriesLabels,
-    private readonly key: string,
+    private readonly labels: LabelValues,
   ) {
     this.bounds = family.bounds;
   }
@@ -99,7 +93,7 @@ export class HistogramCell {
   observe(value: number, exemplarLabels?: LabelValues): void {
     if (!Number.isFinite(value)) return;
     let s = this.series;
-    if (!s.live) s = this.series = this.family.attach(this.l, this.key);
+    if (!s.live) s = this.series = this.family.attach(this.labels);
     const bounds = this.bounds;
     const last = bounds.length;
     let i = 0;

@@ -7,11 +7,11 @@ export function escapeLabelValue(value: string): string {
 /** `a="x",b="y"` in the record's key order; undefined values are left out. */
 export function labelPairs(labels: Readonly<Record<string, string | number | undefined>> | undefined): string {
   if (labels === undefined) return '';
-  let out = '';
+  // Joined rather than built with `+=`: one flat string, as kept by each series of the store.
+  const pairs: string[] = [];
   for (const key in labels) {
     const v = labels[key];
-    if (v === undefined) continue;
-    out += `${out === '' ? '' : ','}${key}="${escapeLabelValue(String(v))}"`;
+    if (v !== undefined) pairs.push(`${key}="${escapeLabelValue(String(v))}"`);
   }
-  return out;
+  return pairs.join(',');
 }
