@@ -55,8 +55,10 @@ type HistogramChildren = {
  * observers that feed them. Names and labels of the task and worker families match
  * danihodovic/celery-exporter so its dashboards keep working.
  *
- * Metrics live in an OpenMetrics registry (exemplars need one); http/exposition.ts writes
- * either text format from it.
+ * The task families are the store's own (store/: a counter is one addition per event, the
+ * exposition writes them straight from their series); the process, Node.js and scrape-time
+ * families are prom-client's, in the same registry. http/exposition.ts writes either text format
+ * from it. Exemplars (trace ids) come with the observations when forBroker() is given a source.
  */
 export class CeleryMetrics {
   readonly registry = new Registry<OpenMetricsContentType>();
@@ -190,10 +192,11 @@ interface TaskChildren {
 }
 
 /**
- * Feeds one broker's transitions into the shared families. Label children are looked up once per
- * (name, hostname, queue) and kept: prom-client hashes the label object on every labels() call,
- * which is the most expensive part of counting an event. New label sets pass the family's
- * LabelGuard, so hostile or runaway values end up under `__overflow__` (label-guard.ts).
+ * Feeds one broker's transitions into the shared families. Cells are looked up once per
+ * (name, hostname, queue) and kept, so counting an event is a memo check and an addition. New
+ * label sets pass the family's LabelGuard, so hostile or runaway values end up under
+ * `__overflow__` (label-guard.ts). forgetWorker() removes series; a cell of a removed series
+ * starts a fresh one if it counts again (store/family.ts).
  */
 export class BrokerMetrics implements TaskObserver {
   private readonly m: CeleryMetrics;
