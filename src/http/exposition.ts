@@ -129,7 +129,7 @@ export async function serialize(registry: MetricSource, format: ExpositionFormat
       await writeCounter(f.family.name, f.series, om, names, lines, slicer, rename, extra);
     } else {
       // As for our own histograms (writeHistogram): an OpenMetrics histogram is written whole.
-      const whole = names === undefined || (om && type === 'histogram' && mayHave(name, names) && !names.has(name));
+      const whole = names === undefined || (om && type === 'histogram' && (names.has(`${name}_bucket`) || names.has(`${name}_sum`) || names.has(`${name}_count`)));
       for (const raw of f.values) {
         let sample = raw.metricName ?? name;
         if (om && counter && !sample.endsWith('_total')) sample = `${sample}_total`;
