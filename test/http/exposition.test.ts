@@ -290,6 +290,14 @@ describe('name[] restriction', () => {
     expect(await serialize(r, 'openmetrics', { names: new Set(['nothing_total']) })).toBe('# EOF\n');
   });
 
+  it.each(KEEPERS)('writes an OpenMetrics histogram whole when only its _sum is asked for (%s)', async (keeper) => {
+    const { r } = largeRegistry(keeper);
+    const om = await serialize(r, 'openmetrics', { names: new Set(['celery_task_queue_wait_seconds_sum']) });
+    // 200 series of 7 buckets, +Inf, _sum and _count.
+    expect(om.split('\n').filter((l) => l.startsWith('celery_task_queue_wait_seconds_')).length).toBe(200 * 10);
+    expect(sampleNames(await serialize(r, 'prometheus', { names: new Set(['celery_task_queue_wait_seconds_sum']) }))).toEqual(new Set(['celery_task_queue_wait_seconds_sum']));
+  });
+
   it('collects only the families it may write', async () => {
     const r = new Registry();
     let collected = 0;
