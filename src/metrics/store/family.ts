@@ -1,13 +1,14 @@
 import type { MetricValueWithName } from 'prom-client';
 import type { Exemplar } from './exemplar.js';
+import { labelPairs } from './label-text.js';
+
 /**
- * A registry that lists metrics: prom-client's Registry (its registerMetric() takes any object
- * with a name and get(); its typings ask for a prom-client Metric, which a family is in shape).
+ * A registry that lists metrics: prom-client's Registry (its public registerMetric() takes any
+ * object with a name and get(); its typings ask for a prom-client Metric, which a family is in shape).
  */
 export interface MetricRegistry {
   registerMetric(metric: never): void;
 }
-import { labelPairs } from './label-text.js';
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -132,5 +133,4 @@ export abstract class Family<S extends Series> {
     // alive as the map key, more than the series itself.
     return this.labelNames.map((name) => `${labels[name]!.length}:${labels[name]!}`).join('');
   }
-
 }
