@@ -50,7 +50,6 @@ export function createMetrics(config: Config, version: string): Pick<PipelineSin
     brokerLabel,
     version,
     maxLabelValues: config.maxLabelValues,
-    exemplars: config.traces.enabled,
   });
   return { metrics, detectorMetrics: new DetectorMetrics(metrics, { brokerLabel, defaultQueueName: config.defaultQueueName }) };
 }

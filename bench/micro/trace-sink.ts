@@ -58,7 +58,6 @@ async function run(traced: boolean): Promise<Result> {
     genericHostnameTaskSent: false,
     brokerLabel: false,
     version: 'bench',
-    exemplars: traced,
   });
   const config = parseTraceConfig({ traces: true, otlpEndpoint: `http://127.0.0.1:${port}`, taskArgs: false, maxSpanAge: 3600 }, { OTEL_BSP_MAX_QUEUE_SIZE: '100000' });
   const traces = traced ? startTraceSink({ config, registry: metrics.registry, logger: pino({ level: 'silent' }), version: 'bench', maxOpen: 100_000 }) : undefined;

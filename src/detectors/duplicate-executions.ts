@@ -2,8 +2,7 @@ import type { TaskEvent } from '../protocol/events.js';
 import type { TaskRecord } from '../state/task-table.js';
 import type { Report } from './findings.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
-import { Counter } from 'prom-client';
-import { counterCell } from '../metrics/fast-children.js';
+import { CounterFamily } from '../metrics/store/counter.js';
 import type { DetectorOutput } from './output.js';
 import { boundedPerBroker } from './output.js';
 
@@ -34,13 +33,13 @@ export class DuplicateExecutionDetector extends IgnoringObserver {
 /** celery_task_duplicate_executions_total, and the log line naming both workers. */
 export const duplicateExecutionOutput: DetectorOutput = {
   define: ({ host, options, b, registers }) => {
-    const duplicates = new Counter({
+    const duplicates = new CounterFamily({
       name: 'celery_task_duplicate_executions_total',
       help: 'Task ids started again with no retry in between (broker redelivery after visibility_timeout or a lost worker).',
       labelNames: ['name', 'queue_name', ...b],
       registers,
     });
-    const of = boundedPerBroker({ host, options }, ['name', 'queue_name'], ([name, queue], extra) => counterCell(duplicates, { name: name!, queue_name: queue!, ...extra }));
+    const of = boundedPerBroker({ host, options }, ['name', 'queue_name'], ([name, queue], extra) => duplicates.cell({ name: name!, queue_name: queue!, ...extra }));
     return {
       'duplicate-execution': (broker, f) => of(broker).get([f.name, f.queue ?? options.defaultQueueName], 'celery_task_duplicate_executions_total').inc(),
     };

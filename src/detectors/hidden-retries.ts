@@ -5,8 +5,7 @@ import type { TaskRecord } from '../state/task-table.js';
 import type { AttemptOutcome, Report } from './findings.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
 import { TaskSet } from '../state/per-task.js';
-import { Histogram } from 'prom-client';
-import { histogramCell } from '../metrics/fast-children.js';
+import { HistogramFamily } from '../metrics/store/histogram.js';
 import type { DetectorOutput } from './output.js';
 import { boundedPerBroker } from './output.js';
 
@@ -62,14 +61,14 @@ const ATTEMPT_BUCKETS = [1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50];
 /** celery_task_attempts; no log line (metrics only). */
 export const hiddenRetryOutput: DetectorOutput = {
   define: ({ host, options, b, registers }) => {
-    const attempts = new Histogram({
+    const attempts = new HistogramFamily({
       name: 'celery_task_attempts',
       help: 'Attempts (retries + 1) each task took before its final outcome.',
       labelNames: ['name', 'outcome', ...b],
       buckets: ATTEMPT_BUCKETS,
       registers,
     });
-    const of = boundedPerBroker({ host, options }, ['name', 'outcome'], ([name, outcome], extra) => histogramCell(attempts, { name: name!, outcome: outcome!, ...extra }));
+    const of = boundedPerBroker({ host, options }, ['name', 'outcome'], ([name, outcome], extra) => attempts.cell({ name: name!, outcome: outcome!, ...extra }));
     return { attempts: (broker, f) => of(broker).get([f.name, f.outcome], 'celery_task_attempts').observe(f.attempts) };
   },
 };

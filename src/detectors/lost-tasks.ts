@@ -3,8 +3,7 @@ import type { TaskRecord } from '../state/task-table.js';
 import type { Report } from './findings.js';
 import { IgnoringObserver } from '../state/ignoring-observer.js';
 import { TaskSet } from '../state/per-task.js';
-import { Counter } from 'prom-client';
-import { counterCell } from '../metrics/fast-children.js';
+import { CounterFamily } from '../metrics/store/counter.js';
 import type { DetectorOutput } from './output.js';
 import { boundedPerBroker } from './output.js';
 
@@ -49,14 +48,14 @@ export class LostTaskDetector extends IgnoringObserver {
 /** celery_task_lost_total, and the log lines of a lost task and of its late report. */
 export const lostTaskOutput: DetectorOutput = {
   define: ({ host, options, b, registers }) => {
-    const lost = new Counter({
+    const lost = new CounterFamily({
       name: 'celery_task_lost_total',
       help: 'Tasks that will get no final event: their worker died with them received or started (reason="worker-lost"), or they were forgotten unfinished (reason="evicted").',
       labelNames: ['name', 'queue_name', 'reason', ...b],
       registers,
     });
     const of = boundedPerBroker({ host, options }, ['name', 'queue_name', 'reason'], ([name, queue, reason], extra) =>
-      counterCell(lost, { name: name!, queue_name: queue!, reason: reason!, ...extra }),
+      lost.cell({ name: name!, queue_name: queue!, reason: reason!, ...extra }),
     );
     return {
       'task-lost': (broker, f) => of(broker).get([f.name, f.queue ?? options.defaultQueueName, f.reason], 'celery_task_lost_total').inc(),

@@ -1,18 +1,25 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { CounterFamily } from '../metrics/store/counter.js';
+import type { CounterSeries } from '../metrics/store/counter.js';
+import type { Exemplar } from '../metrics/store/exemplar.js';
+import { HistogramFamily } from '../metrics/store/histogram.js';
+import type { HistogramSeries } from '../metrics/store/histogram.js';
+import { escapeLabelValue, labelPairs } from '../metrics/store/label-text.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
 export type ExpositionFormat = 'prometheus' | 'openmetrics';
 
-interface Exemplar {
-  labelSet: Record<string, string | number>;
-  value: number;
+/** An exemplar as prom-client's get() hands it (its value may be unset). */
+interface SampleExemplar {
+  labelSet: Readonly<Record<string, string | number>>;
+  value: number | null;
   timestamp?: number;
 }
 
-type Sample = MetricValue<string> & { metricName?: string; exemplar?: Exemplar | null };
+type Sample = MetricValue<string> & { metricName?: string; exemplar?: SampleExemplar | null };
 
 /** The part of a prom-client Registry used here; its typings hide `get()` on listed metrics. */
 export interface MetricSource {
@@ -71,35 +78,18 @@ export const SLICE_MS = 4;
 /** Samples written between two looks at the clock. */
 const CHECK_EVERY = 64;
 
-/** A prom-client metric as listed by the registry (typed loosely: these are its internals too). */
-interface PromMetric {
+/** A metric as the registry lists it: prom-client's public surface (name, type, get()). */
+interface ListedMetric {
   name: string;
   type?: string;
   get(): Promise<MetricObjectWithValues<MetricValue<string>>>;
-  collect?: () => unknown;
-  hashMap?: Record<string, unknown>;
-  upperBounds?: unknown;
-  getForPromString?: unknown;
 }
 
-/** A histogram's series as prom-client keeps them: per-bucket (not cumulative) counts. */
-interface HistogramEntry {
-  labels: Record<string, string | number | undefined>;
-  bucketValues: Record<number, number>;
-  bucketExemplars?: Record<number | string, Exemplar | null | undefined>;
-  sum: number;
-  count: number;
-}
-
-interface Family {
-  name: string;
-  help: string;
-  type: string;
-  /** The samples prom-client's get() returned (counters and gauges: its live series objects). */
-  values?: Sample[];
-  /** Histograms: the live series, read one at a time as they are written. */
-  histogram?: { bounds: number[]; entries: HistogramEntry[] };
-}
+/** One family to write: our own store's (written from its series) or any other (from its get()). */
+type Family =
+  | { readonly kind: 'store-counter'; readonly family: CounterFamily; readonly series: CounterSeries[] }
+  | { readonly kind: 'store-histogram'; readonly family: HistogramFamily; readonly series: HistogramSeries[] }
+  | { readonly kind: 'public'; readonly name: string; readonly help: string; readonly type: string; readonly values: Sample[] };
 
 /**
  * Serializes a registry in either exposition format from the same metric objects.
@@ -120,23 +110,30 @@ export async function serialize(registry: MetricSource, format: ExpositionFormat
   const names = options.names === undefined ? undefined : unprefixed(options.names, options.relabel);
   const rename = renamer(options.relabel);
   const extra = labelPairs(options.relabel?.staticLabels);
-  let metrics = registry.getMetricsAsArray() as PromMetric[];
+  let metrics = registry.getMetricsAsArray() as ListedMetric[];
   if (names !== undefined) metrics = metrics.filter((m) => mayHave(m.name, names));
   const families = await Promise.all(metrics.map(snapshot));
   const slicer = new Slicer(options.sliceMs ?? SLICE_MS, options.signal);
   const om = format === 'openmetrics';
   const chunks: string[] = [];
-  for (const family of families) {
-    const counter = family.type === 'counter';
-    const familyName = rename(om && counter ? family.name.replace(/_total$/, '') : family.name);
-    const lines: string[] = [`# HELP ${familyName} ${escapeHelp(family.help, om)}`, `# TYPE ${familyName} ${family.type}`];
-    if (family.histogram !== undefined) {
-      await writeHistogram(family.name, family.histogram, om, names, lines, slicer, rename, extra);
+  for (const f of families) {
+    const name = f.kind === 'public' ? f.name : f.family.name;
+    const type = f.kind === 'public' ? f.type : f.family.type;
+    const counter = type === 'counter';
+    const familyName = rename(om && counter ? name.replace(/_total$/, '') : name);
+    const help = f.kind === 'public' ? f.help : f.family.help;
+    const lines: string[] = [`# HELP ${familyName} ${escapeHelp(help, om)}`, `# TYPE ${familyName} ${type}`];
+    if (f.kind === 'store-histogram') {
+      await writeHistogram(f.family, f.series, om, names, lines, slicer, rename, extra);
+    } else if (f.kind === 'store-counter') {
+      await writeCounter(f.family.name, f.series, om, names, lines, slicer, rename, extra);
     } else {
-      for (const raw of family.values ?? []) {
-        let name = raw.metricName ?? family.name;
-        if (om && counter && !name.endsWith('_total')) name = `${name}_total`;
-        if (names === undefined || names.has(name)) lines.push(sampleLine(rename(name), raw.labels, raw.value, om ? raw.exemplar : undefined, extra));
+      // As for our own histograms (writeHistogram): an OpenMetrics histogram is written whole.
+      const whole = names === undefined || (om && type === 'histogram' && (names.has(`${name}_bucket`) || names.has(`${name}_sum`) || names.has(`${name}_count`)));
+      for (const raw of f.values) {
+        let sample = raw.metricName ?? name;
+        if (om && counter && !sample.endsWith('_total')) sample = `${sample}_total`;
+        if (whole || names.has(sample)) lines.push(sampleLine(rename(sample), raw.labels, raw.value, om ? raw.exemplar : undefined, extra));
         if (slicer.tick()) await slicer.pause();
       }
     }
@@ -171,34 +168,22 @@ export function mayHave(name: string, names: ReadonlySet<string>): boolean {
 }
 
 /**
- * Runs the family's collect() and takes its series. Histograms are not expanded through get()
- * (which builds every bucket of every series at once, the bulk of a scrape's work): their series
- * are read while writing, in slices. Anything else, or a histogram whose internals are not those
- * of prom-client 15, goes through get().
+ * Takes a family's series. The store's own families (metrics/store/) are written straight from
+ * their series, read one at a time in slices: expanding 10k series into get()'s sample objects
+ * first was the bulk of a scrape's work. Every other metric goes through prom-client's public
+ * get() (which runs its collect()).
  */
-async function snapshot(metric: PromMetric): Promise<Family> {
-  if (metric.type === 'histogram' && typeof metric.getForPromString === 'function' && Array.isArray(metric.upperBounds)) {
-    if (typeof metric.collect === 'function') {
-      const v = metric.collect();
-      if (v instanceof Promise) await v;
-    }
-    const { hashMap, upperBounds } = metric as unknown as { hashMap: unknown; upperBounds: number[] };
-    if (typeof hashMap === 'object' && hashMap !== null) {
-      const entries = Object.values(hashMap) as HistogramEntry[];
-      const got = metric as unknown as { help: string };
-      return { name: metric.name, help: got.help, type: 'histogram', histogram: { bounds: upperBounds, entries } };
-    }
-  }
-  return (await metric.get()) as unknown as Family;
+async function snapshot(metric: ListedMetric): Promise<Family> {
+  if (metric instanceof CounterFamily) return { kind: 'store-counter', family: metric, series: metric.seriesList() };
+  if (metric instanceof HistogramFamily) return { kind: 'store-histogram', family: metric, series: metric.seriesList() };
+  const got = await metric.get();
+  return { kind: 'public', name: got.name, help: got.help, type: String(got.type), values: got.values as Sample[] };
 }
 
-/**
- * Writes a histogram's series exactly as prom-client's get() lays them out (`le` first, then the
- * series' labels; cumulative buckets, +Inf, _sum, _count), each series in one go.
- */
-async function writeHistogram(
+/** A counter's series: `x_total` in both formats, the exemplar in OpenMetrics. */
+async function writeCounter(
   family: string,
-  h: NonNullable<Family['histogram']>,
+  series: readonly CounterSeries[],
   om: boolean,
   names: ReadonlySet<string> | undefined,
   lines: string[],
@@ -206,37 +191,68 @@ async function writeHistogram(
   rename: (name: string) => string,
   extra: string,
 ): Promise<void> {
-  let wantBuckets = names === undefined || names.has(`${family}_bucket`);
-  let wantSum = names === undefined || names.has(`${family}_sum`);
-  let wantCount = names === undefined || names.has(`${family}_count`);
-  if (!wantBuckets && !wantSum && !wantCount) return;
-  // An OpenMetrics histogram without its buckets (the +Inf one above all) is invalid: asked for
-  // any of its samples, it is written whole.
-  if (om) wantBuckets = wantSum = wantCount = true;
-  const name = rename(family);
-  const bucket = `${name}_bucket`;
-  const sumName = `${name}_sum`;
-  const countName = `${name}_count`;
-  for (const entry of h.entries) {
-    const own = joinPairs(labelPairs(entry.labels), extra);
-    const rest = own === '' ? '' : `,${own}`;
-    const exemplars = om ? entry.bucketExemplars : undefined;
-    if (wantBuckets) {
-      let acc = 0;
-      for (const bound of h.bounds) {
-        acc += entry.bucketValues[bound]!;
-        lines.push(exemplarSuffix(`${bucket}{le="${escapeLabel(String(bound))}"${rest}} ${formatValue(acc)}`, exemplars?.[bound]));
-      }
-      lines.push(exemplarSuffix(`${bucket}{le="+Inf"${rest}} ${formatValue(entry.count)}`, exemplars?.['-1']));
-    }
-    const labels = own === '' ? '' : `{${own}}`;
-    if (wantSum) lines.push(`${sumName}${labels} ${formatValue(entry.sum)}`);
-    if (wantCount) lines.push(`${countName}${labels} ${formatValue(entry.count)}`);
+  const sample = om && !family.endsWith('_total') ? `${family}_total` : family;
+  if (names !== undefined && !names.has(sample)) return;
+  const name = rename(sample);
+  for (const s of series) {
+    const pairs = joinPairs(s.labelText(), extra);
+    const line = `${name}${pairs === '' ? '' : `{${pairs}}`} ${formatValue(s.value)}`;
+    lines.push(om ? exemplarSuffix(line, s.exemplar) : line);
     if (slicer.tick()) await slicer.pause();
   }
 }
 
-function sampleLine(name: string, labels: Record<string, string | number | undefined> | undefined, value: number, exemplar: Exemplar | null | undefined, extra: string): string {
+/**
+ * A histogram's series exactly as prom-client's get() lays them out (`le` first, then the
+ * series' labels; cumulative buckets, +Inf, _sum, _count), each series in one go.
+ */
+async function writeHistogram(
+  family: HistogramFamily,
+  series: readonly HistogramSeries[],
+  om: boolean,
+  names: ReadonlySet<string> | undefined,
+  lines: string[],
+  slicer: Slicer,
+  rename: (name: string) => string,
+  extra: string,
+): Promise<void> {
+  let wantBuckets = names === undefined || names.has(`${family.name}_bucket`);
+  let wantSum = names === undefined || names.has(`${family.name}_sum`);
+  let wantCount = names === undefined || names.has(`${family.name}_count`);
+  if (!wantBuckets && !wantSum && !wantCount) return;
+  // An OpenMetrics histogram without its buckets (the +Inf one above all) is invalid: asked for
+  // any of its samples, it is written whole.
+  if (om) wantBuckets = wantSum = wantCount = true;
+  const name = rename(family.name);
+  const bucket = `${name}_bucket`;
+  const sumName = `${name}_sum`;
+  const countName = `${name}_count`;
+  // `name_bucket{le="0.5"` for each bound, made once per scrape rather than once per sample.
+  const heads = family.bounds.map((b) => `${bucket}{le="${escapeLabelValue(String(b))}"`);
+  const infHead = `${bucket}{le="+Inf"`;
+  const inf = family.bounds.length;
+  for (const s of series) {
+    const own = joinPairs(s.labelText(), extra);
+    const rest = own === '' ? '}' : `,${own}}`;
+    const exemplars = om ? s.exemplars : undefined;
+    if (wantBuckets) {
+      let acc = 0;
+      for (let i = 0; i < inf; i++) {
+        acc += s.counts[i]!;
+        const line = `${heads[i]!}${rest} ${formatValue(acc)}`;
+        lines.push(exemplars === undefined ? line : exemplarSuffix(line, exemplars[i]));
+      }
+      const line = `${infHead}${rest} ${formatValue(s.count)}`;
+      lines.push(exemplars === undefined ? line : exemplarSuffix(line, exemplars[inf]));
+    }
+    const labels = own === '' ? '' : `{${own}}`;
+    if (wantSum) lines.push(`${sumName}${labels} ${formatValue(s.sum)}`);
+    if (wantCount) lines.push(`${countName}${labels} ${formatValue(s.count)}`);
+    if (slicer.tick()) await slicer.pause();
+  }
+}
+
+function sampleLine(name: string, labels: Record<string, string | number | undefined> | undefined, value: number, exemplar: SampleExemplar | null | undefined, extra: string): string {
   const pairs = joinPairs(labelPairs(labels), extra);
   return exemplarSuffix(`${name}${pairs === '' ? '' : `{${pairs}}`} ${formatValue(value)}`, exemplar);
 }
@@ -245,7 +261,7 @@ function joinPairs(own: string, extra: string): string {
   return extra === '' ? own : own === '' ? extra : `${own},${extra}`;
 }
 
-function exemplarSuffix(line: string, ex: Exemplar | null | undefined): string {
+function exemplarSuffix(line: string, ex: Exemplar | SampleExemplar | null | undefined): string {
   if (ex === null || ex === undefined || ex.value === null || ex.value === undefined) return line;
   let out = `${line} # ${formatLabels(ex.labelSet) || '{}'} ${formatValue(ex.value)}`;
   if (ex.timestamp !== undefined) out += ` ${formatValue(ex.timestamp)}`;
@@ -281,21 +297,6 @@ class Slicer {
 function formatLabels(labels: Record<string, string | number | undefined> | undefined): string {
   const pairs = labelPairs(labels);
   return pairs === '' ? '' : `{${pairs}}`;
-}
-
-function labelPairs(labels: Record<string, string | number | undefined> | undefined): string {
-  if (labels === undefined) return '';
-  let out = '';
-  for (const key in labels) {
-    const v = labels[key];
-    if (v === undefined) continue;
-    out += `${out === '' ? '' : ','}${key}="${escapeLabel(String(v))}"`;
-  }
-  return out;
-}
-
-function escapeLabel(value: string): string {
-  return /[\\"\n]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : value;
 }
 
 function escapeHelp(help: string, om: boolean): string {

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { OpenMetricsContentType } from 'prom-client';
 import type { DecodeErrorReason, TaskEvent } from '../protocol/events.js';
 import type { TaskObserver } from '../state/observer.js';
@@ -8,8 +8,10 @@ import { UNKNOWN_TASK_NAME } from '../state/machine.js';
 import { BoundedChildren, LabelGuard, OVERFLOW_LABEL_VALUE, overflowCounter } from './label-guard.js';
 import type { ExemplarSource } from './exemplars.js';
 import { CeleryExporterCompat, NO_COMPAT } from './compat.js';
-import { counterCell, histogramCell } from './fast-children.js';
-import type { CounterCell, HistogramCell } from './fast-children.js';
+import { CounterFamily } from './store/counter.js';
+import type { CounterCell } from './store/counter.js';
+import { HistogramFamily } from './store/histogram.js';
+import type { HistogramCell } from './store/histogram.js';
 import type { CompatChildren } from './compat.js';
 
 export type { BrokerStatus, MetricsOptions } from './metrics-options.js';
@@ -33,21 +35,17 @@ type Labels = Record<string, string>;
 export const DEFAULT_MAX_LABEL_VALUES = 1000;
 const RUNTIME_METRIC = 'celery_task_runtime_seconds';
 
-/** A counter child that also knows its labels, for the exemplar path (exemplars.ts). */
-type LabelledCounter = CounterCell & { readonly labels?: Labels };
 /** How an attempt ended, the `outcome` label of celery_task_runtime_seconds. */
 type RuntimeOutcome = 'succeeded' | 'failed' | 'retried';
-/** One runtime series and its labels (the exemplar path passes the labels to the family). */
-type RuntimeCell = { readonly labels: Labels; readonly cell: HistogramCell };
 /**
  * The (name, queue) histograms. The three runtime series are made with the rest, so telling the
  * outcomes apart costs no lookup per event; each series appears on its first observation only.
  */
 type HistogramChildren = {
   readonly labels: Labels;
-  readonly succeeded: RuntimeCell;
-  readonly failed: RuntimeCell;
-  readonly retried: RuntimeCell;
+  readonly succeeded: HistogramCell;
+  readonly failed: HistogramCell;
+  readonly retried: HistogramCell;
   readonly wait: HistogramCell;
 };
 
@@ -56,17 +54,19 @@ type HistogramChildren = {
  * observers that feed them. Names and labels of the task and worker families match
  * danihodovic/celery-exporter so its dashboards keep working.
  *
- * Metrics live in an OpenMetrics registry (exemplars need one); http/exposition.ts writes
- * either text format from it.
+ * The task families are the store's own (store/: a counter is one addition per event, the
+ * exposition writes them straight from their series); the process, Node.js and scrape-time
+ * families are prom-client's, in the same registry. http/exposition.ts writes either text format
+ * from it. Exemplars (trace ids) come with the observations when forBroker() is given a source.
  */
 export class CeleryMetrics {
   readonly registry = new Registry<OpenMetricsContentType>();
-  readonly counters: Record<Outcome, Counter<string>>;
-  readonly runtime: Histogram<string>;
-  readonly queueWait: Histogram<string>;
-  readonly eventsReceived: Counter<string>;
-  readonly decodeErrors: Counter<string>;
-  readonly labelOverflow: Counter<string>;
+  readonly counters: Record<Outcome, CounterFamily>;
+  readonly runtime: HistogramFamily;
+  readonly queueWait: HistogramFamily;
+  readonly eventsReceived: CounterFamily;
+  readonly decodeErrors: CounterFamily;
+  readonly labelOverflow: CounterFamily;
   readonly compat: CeleryExporterCompat | undefined;
   /** Guards shared by every broker: the label-value cap is per family, not per broker. */
   readonly guards: {
@@ -96,43 +96,41 @@ export class CeleryMetrics {
     this.counters = Object.fromEntries(
       OUTCOMES.map((o) => [
         o,
-        new Counter({
+        new CounterFamily({
           name: `celery_task_${o}_total`,
           help: help[o],
           labelNames: [...TASK_LABELS, ...(withException.has(o) ? ['exception'] : []), ...b],
           registers,
-          enableExemplars: o === 'failed' && options.exemplars === true,
         }),
       ]),
-    ) as Record<Outcome, Counter<string>>;
-    this.runtime = new Histogram({
+    ) as Record<Outcome, CounterFamily>;
+    this.runtime = new HistogramFamily({
       name: 'celery_task_runtime_seconds',
       help: 'Run time of task attempts that ended, in seconds, by how they ended (outcome: succeeded, failed or retried).',
       labelNames: ['name', 'queue_name', 'outcome', ...b],
-      buckets: [...options.runtimeBuckets],
+      buckets: options.runtimeBuckets,
       registers,
-      enableExemplars: options.exemplars === true,
     });
-    this.queueWait = new Histogram({
+    this.queueWait = new HistogramFamily({
       name: 'celery_task_queue_wait_seconds',
       help: 'Seconds from when a task attempt was queued (task-sent, else task-received; or its ETA) to task-started.',
       labelNames: ['name', 'queue_name', ...b],
-      buckets: [...options.queueWaitBuckets],
+      buckets: options.queueWaitBuckets,
       registers,
     });
-    this.eventsReceived = new Counter({
+    this.eventsReceived = new CounterFamily({
       name: 'celery_pulse_events_received_total',
       help: 'Celery events decoded, by event type.',
       labelNames: ['type', ...b],
       registers,
     });
-    this.decodeErrors = new Counter({
+    this.decodeErrors = new CounterFamily({
       name: 'celery_pulse_decode_errors_total',
       help: 'Broker messages or events that could not be decoded and were skipped, by reason.',
       labelNames: ['reason', ...b],
       registers,
     });
-    this.labelOverflow = new Counter({
+    this.labelOverflow = new CounterFamily({
       name: 'celery_pulse_label_overflow_total',
       help: 'Observations recorded under the label value __overflow__ because the family already had --max-label-values distinct values of that label.',
       labelNames: ['metric', 'label', ...b],
@@ -186,10 +184,11 @@ interface TaskChildren {
 }
 
 /**
- * Feeds one broker's transitions into the shared families. Label children are looked up once per
- * (name, hostname, queue) and kept: prom-client hashes the label object on every labels() call,
- * which is the most expensive part of counting an event. New label sets pass the family's
- * LabelGuard, so hostile or runaway values end up under `__overflow__` (label-guard.ts).
+ * Feeds one broker's transitions into the shared families. Cells are looked up once per
+ * (name, hostname, queue) and kept, so counting an event is a memo check and an addition. New
+ * label sets pass the family's LabelGuard, so hostile or runaway values end up under
+ * `__overflow__` (label-guard.ts). forgetWorker() removes series; a cell of a removed series
+ * starts a fresh one if it counts again (store/family.ts).
  */
 export class BrokerMetrics implements TaskObserver {
   private readonly m: CeleryMetrics;
@@ -200,12 +199,12 @@ export class BrokerMetrics implements TaskObserver {
   private readonly unknownName: string;
   private readonly compatOn: boolean;
   private readonly children: BoundedChildren<TaskChildren>;
-  private readonly failed: BoundedChildren<LabelledCounter>;
+  private readonly failed: BoundedChildren<CounterCell>;
   private readonly retried: BoundedChildren<CounterCell>;
   private readonly histograms: BoundedChildren<HistogramChildren>;
   /** Picked once at construction (prom-client style): with an exemplar source, or the plain child calls. */
-  private readonly observeRuntime: (r: RuntimeCell, task: TaskRecord, runtime: number) => void;
-  private readonly countFailed: (task: TaskRecord, child: LabelledCounter) => void;
+  private readonly observeRuntime: (r: HistogramCell, task: TaskRecord, runtime: number) => void;
+  private readonly countFailed: (task: TaskRecord, child: CounterCell) => void;
   private readonly events = new Map<string, CounterCell>();
   /**
    * Per task: the label children its last event was counted under, so its next events skip the
@@ -214,7 +213,7 @@ export class BrokerMetrics implements TaskObserver {
   private readonly memos = new TaskSlots<TaskChildren>();
   /** Bumped whenever children are forgotten, so no task's memo outlives its children. */
   private generation = 0;
-  private readonly errors = new Map<string, Counter.Internal>();
+  private readonly errors = new Map<string, CounterCell>();
 
   constructor(metrics: CeleryMetrics, options: MetricsOptions, extra: Labels, exemplars?: ExemplarSource) {
     this.m = metrics;
@@ -238,63 +237,39 @@ export class BrokerMetrics implements TaskObserver {
           own: name !== OVERFLOW_LABEL_VALUE && hostname !== OVERFLOW_LABEL_VALUE && queue !== OVERFLOW_LABEL_VALUE,
           generation: this.generation,
           histograms: undefined,
-          sent: counterCell(k.sent, labels),
-          received: counterCell(k.received, labels),
-          started: counterCell(k.started, labels),
-          succeeded: counterCell(k.succeeded, labels),
-          rejected: counterCell(k.rejected, labels),
-          revoked: counterCell(k.revoked, labels),
+          sent: k.sent.cell(labels),
+          received: k.received.cell(labels),
+          started: k.started.cell(labels),
+          succeeded: k.succeeded.cell(labels),
+          rejected: k.rejected.cell(labels),
+          revoked: k.revoked.cell(labels),
           compat: metrics.compat?.childrenFor(labels, k) ?? NO_COMPAT,
         };
       },
       overflow,
     );
-    const withException = (family: Counter<string>) => ([name, hostname, queue, exception]: readonly string[]) =>
-      counterCell(family, { name: name!, hostname: hostname!, queue_name: queue!, exception: exception!, ...extra });
-    // A counter built with enableExemplars takes inc({labels, value, exemplarLabels}); its labels()
-    // children would misread their bound labels, so with exemplars the child calls the family.
-    const labelledException = (family: Counter<string>) => ([name, hostname, queue, exception]: readonly string[]): LabelledCounter => {
-      const labels = { name: name!, hostname: hostname!, queue_name: queue!, exception: exception!, ...extra };
-      return { labels, inc: (value = 1) => family.inc({ labels, value }) };
-    };
-    this.failed = new BoundedChildren(metrics.guards.failed, exemplars === undefined ? withException(k.failed) : labelledException(k.failed), overflow);
+    const withException = (family: CounterFamily) => ([name, hostname, queue, exception]: readonly string[]) =>
+      family.cell({ name: name!, hostname: hostname!, queue_name: queue!, exception: exception!, ...extra });
+    this.failed = new BoundedChildren(metrics.guards.failed, withException(k.failed), overflow);
     this.retried = new BoundedChildren(metrics.guards.retried, withException(k.retried), overflow);
     this.histograms = new BoundedChildren(
       metrics.guards.histograms,
       ([name, queue]) => {
         const labels = { name: name!, queue_name: queue!, ...extra };
-        const runtime = (outcome: RuntimeOutcome): RuntimeCell => {
-          const withOutcome = { name: name!, queue_name: queue!, outcome, ...extra };
-          return { labels: withOutcome, cell: histogramCell(metrics.runtime, withOutcome) };
-        };
-        return { labels, succeeded: runtime('succeeded'), failed: runtime('failed'), retried: runtime('retried'), wait: histogramCell(metrics.queueWait, labels) };
+        const runtime = (outcome: RuntimeOutcome): HistogramCell => metrics.runtime.cell({ name: name!, queue_name: queue!, outcome, ...extra });
+        return { labels, succeeded: runtime('succeeded'), failed: runtime('failed'), retried: runtime('retried'), wait: metrics.queueWait.cell(labels) };
       },
       overflow,
     );
-    const runtimeFamily = metrics.runtime;
-    const failedFamily = k.failed;
-    this.observeRuntime =
-      exemplars === undefined
-        ? (r, _task, runtime) => r.cell.observe(runtime)
-        : (r, task, runtime) => {
-            const exemplarLabels = exemplars.exemplarFor(task);
-            if (exemplarLabels === undefined) r.cell.observe(runtime);
-            else runtimeFamily.observe({ labels: r.labels, value: runtime, exemplarLabels });
-          };
-    this.countFailed =
-      exemplars === undefined
-        ? (_task, child) => child.inc()
-        : (task, child) => {
-            const exemplarLabels = exemplars.exemplarFor(task);
-            if (exemplarLabels === undefined || child.labels === undefined) child.inc();
-            else failedFamily.inc({ labels: child.labels, value: 1, exemplarLabels });
-          };
+    // Picked once: without an exemplar source the event path never asks for one.
+    this.observeRuntime = exemplars === undefined ? (r, _task, runtime) => r.observe(runtime) : (r, task, runtime) => r.observe(runtime, exemplars.exemplarFor(task));
+    this.countFailed = exemplars === undefined ? (_task, child) => child.inc() : (task, child) => child.inc(1, exemplars.exemplarFor(task));
   }
 
   eventReceived(type: string): void {
     let child = this.events.get(type);
     if (child === undefined) {
-      child = counterCell(this.m.eventsReceived, { type, ...this.extra });
+      child = this.m.eventsReceived.cell({ type, ...this.extra });
       this.events.set(type, child);
     }
     child.inc();
@@ -303,7 +278,7 @@ export class BrokerMetrics implements TaskObserver {
   decodeError(reason: DecodeErrorReason): void {
     let child = this.errors.get(reason);
     if (child === undefined) {
-      child = this.m.decodeErrors.labels({ reason, ...this.extra });
+      child = this.m.decodeErrors.cell({ reason, ...this.extra });
       this.errors.set(reason, child);
     }
     child.inc();
@@ -436,7 +411,7 @@ export class BrokerMetrics implements TaskObserver {
     return h;
   }
 
-  private exceptionChild(outcome: 'failed' | 'retried', task: TaskRecord, hostname: string, exception: string): LabelledCounter {
+  private exceptionChild(outcome: 'failed' | 'retried', task: TaskRecord, hostname: string, exception: string): CounterCell {
     const values = [this.nameOf(task), hostname, this.queueOf(task), exception];
     return outcome === 'failed' ? this.failed.get(values, 'celery_task_failed_total') : this.retried.get(values, 'celery_task_retried_total');
   }

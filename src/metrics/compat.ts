@@ -1,5 +1,6 @@
-import { Histogram } from 'prom-client';
-import type { Counter, OpenMetricsContentType, Registry } from 'prom-client';
+import type { CounterFamily } from './store/counter.js';
+import type { MetricRegistry } from './store/family.js';
+import { HistogramFamily } from './store/histogram.js';
 
 /**
  * --celery-exporter-compat: the series danihodovic/celery-exporter exposes under names or shapes of
@@ -40,35 +41,35 @@ export interface CompatOptions {
 
 /** Counters the exporter creates at 0 for each task label set (all but sent, which clients label). */
 export interface ZeroedCounters {
-  readonly received: Counter<string>;
-  readonly started: Counter<string>;
-  readonly succeeded: Counter<string>;
-  readonly failed: Counter<string>;
-  readonly retried: Counter<string>;
-  readonly rejected: Counter<string>;
-  readonly revoked: Counter<string>;
+  readonly received: CounterFamily;
+  readonly started: CounterFamily;
+  readonly succeeded: CounterFamily;
+  readonly failed: CounterFamily;
+  readonly retried: CounterFamily;
+  readonly rejected: CounterFamily;
+  readonly revoked: CounterFamily;
 }
 
 export class CeleryExporterCompat {
-  private readonly runtime: Histogram<string>;
-  private readonly wait: Histogram<string>;
+  private readonly runtime: HistogramFamily;
+  private readonly wait: HistogramFamily;
 
-  constructor(registry: Registry<OpenMetricsContentType>, options: CompatOptions) {
+  constructor(registry: MetricRegistry, options: CompatOptions) {
     const labelNames = ['name', 'hostname', 'queue_name', ...(options.brokerLabel ? ['broker'] : [])];
     // celery-exporter's buckets (its --buckets, default 5 ms to 10 s), so its dashboards' quantiles
     // read the same; celery_task_runtime_seconds keeps ours (10 ms to 1 h by default).
-    this.runtime = new Histogram({
+    this.runtime = new HistogramFamily({
       name: 'celery_task_runtime',
       help: 'celery-exporter compatibility: run time of succeeded tasks, in seconds (see celery_task_runtime_seconds).',
       labelNames,
-      buckets: [...options.runtimeBuckets],
+      buckets: options.runtimeBuckets,
       registers: [registry],
     });
-    this.wait = new Histogram({
+    this.wait = new HistogramFamily({
       name: 'celery_task_queue_wait_time',
       help: 'celery-exporter compatibility: seconds from queued (or the ETA) to started (see celery_task_queue_wait_seconds).',
       labelNames,
-      buckets: [...options.queueWaitBuckets],
+      buckets: options.queueWaitBuckets,
       registers: [registry],
     });
   }
@@ -88,21 +89,16 @@ export class CeleryExporterCompat {
   childrenFor(labels: Record<string, string>, counters: ZeroedCounters): CompatChildren {
     let zeroed = false;
     return {
-      runtime: this.runtime.labels(labels),
-      wait: this.wait.labels(labels),
+      runtime: this.runtime.cell(labels),
+      wait: this.wait.cell(labels),
       workerSeen: () => {
         if (zeroed) return;
         zeroed = true;
-        for (const c of [counters.received, counters.started, counters.succeeded, counters.rejected, counters.revoked]) zero(c, labels);
-        zero(counters.failed, { ...labels, exception: '' });
-        zero(counters.retried, { ...labels, exception: '' });
+        // inc(0) creates the series at 0, or leaves a counted one as it is.
+        for (const c of [counters.received, counters.started, counters.succeeded, counters.rejected, counters.revoked]) c.cell(labels).inc(0);
+        counters.failed.cell({ ...labels, exception: '' }).inc(0);
+        counters.retried.cell({ ...labels, exception: '' }).inc(0);
       },
     };
   }
-}
-
-/** Creates the series at 0. prom-client picks a counter's inc() at construction: with exemplars it takes one object. */
-function zero(counter: Counter<string>, labels: Record<string, string>): void {
-  if ((counter as unknown as { enableExemplars?: boolean }).enableExemplars === true) counter.inc({ labels, value: 0 });
-  else counter.inc(labels, 0);
 }

@@ -1,4 +1,4 @@
-import type { Counter } from 'prom-client';
+import type { CounterCell, CounterFamily } from './store/counter.js';
 
 /** The value a label takes once its family already holds `--max-label-values` distinct values. */
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
@@ -55,7 +55,7 @@ export class LabelGuard {
  *
  * Reuse for a new family with runaway-prone labels: create its guard once, shared by brokers
  * (`metrics.labelGuard(['name', 'queue_name'])` in CeleryMetrics), then per broker
- * `new BoundedChildren(guard, ([name, queue]) => family.labels({ name, queue_name: queue, ...extra }),
+ * `new BoundedChildren(guard, ([name, queue]) => family.cell({ name, queue_name: queue, ...extra }),
  * overflowCounter(metrics.labelOverflow, extra))`, and on the event path
  * `children.get([name, queue], 'family_name').inc()`. Label sets that overflowed are never cached
  * under their own values, so a flood of distinct values costs a few Set lookups each and no memory.
@@ -161,13 +161,13 @@ function paths<T>(root: Node<T>, depth: number): string[][] {
 }
 
 /** Per-broker children of `celery_pulse_label_overflow_total`, cached by (metric, label). */
-export function overflowCounter(family: Counter<string>, extra: Record<string, string>): (metric: string, label: string) => void {
-  const children = new Map<string, Counter.Internal>();
+export function overflowCounter(family: CounterFamily, extra: Record<string, string>): (metric: string, label: string) => void {
+  const children = new Map<string, CounterCell>();
   return (metric, label) => {
     const key = `${metric}\u0000${label}`;
     let c = children.get(key);
     if (c === undefined) {
-      c = family.labels({ metric, label, ...extra });
+      c = family.cell({ metric, label, ...extra });
       children.set(key, c);
     }
     c.inc();

@@ -13,11 +13,6 @@ export interface MetricsOptions {
   readonly version: string;
   /** Most distinct values of each label per metric family (--max-label-values); default 1000. */
   readonly maxLabelValues?: number;
-  /**
-   * Exemplar support on celery_task_runtime_seconds and celery_task_failed_total (trace ids):
-   * decided at construction, only when tracing is on, so the default path never pays for it.
-   */
-  readonly exemplars?: boolean;
   /** --celery-exporter-compat: also expose celery-exporter's own histogram names (compat.ts). */
   readonly celeryExporterCompat?: boolean;
   /** Buckets of those histograms (--buckets; --queue-wait-buckets); default: the runtime/queue-wait ones above. */

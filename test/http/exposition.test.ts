@@ -4,6 +4,54 @@ import type { OpenMetricsContentType } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { negotiate, requestedNames, serialize } from '../../src/http/exposition.js';
 import type { ExpositionFormat, SerializeOptions } from '../../src/http/exposition.js';
+import { CounterFamily } from '../../src/metrics/store/counter.js';
+import { HistogramFamily } from '../../src/metrics/store/histogram.js';
+
+/**
+ * Who keeps the counters and histograms of a test registry: prom-client's own classes, or our
+ * store (src/metrics/store/). Both must serialize to the same bytes (the golden files are written
+ * from prom-client's), so the same updates are applied through either.
+ */
+type Keeper = 'prom-client' | 'store';
+const KEEPERS: Keeper[] = ['prom-client', 'store'];
+type Labels = Record<string, string>;
+type Update = (labels: Labels, value: number, exemplar?: Labels) => void;
+interface FamilyDef {
+  name: string;
+  help: string;
+  labelNames?: string[];
+  exemplars?: boolean;
+}
+
+/** prom-client's default buckets, given to the store explicitly. */
+const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+function families(keeper: Keeper, r: Registry<OpenMetricsContentType>): { counter(d: FamilyDef): Update; histogram(d: FamilyDef & { buckets?: number[] }): Update } {
+  const registers = [r];
+  if (keeper === 'store') {
+    return {
+      counter: (d) => {
+        const f = new CounterFamily({ name: d.name, help: d.help, labelNames: d.labelNames ?? [], registers });
+        return (labels, value, exemplar) => f.cell(labels).inc(value, exemplar);
+      },
+      histogram: (d) => {
+        const f = new HistogramFamily({ name: d.name, help: d.help, labelNames: d.labelNames ?? [], buckets: d.buckets ?? DEFAULT_BUCKETS, registers });
+        return (labels, value, exemplar) => f.cell(labels).observe(value, exemplar);
+      },
+    };
+  }
+  // prom-client types exemplar labels as the metric's own label names; any names are valid in OpenMetrics.
+  return {
+    counter: (d) => {
+      const c = new Counter({ name: d.name, help: d.help, labelNames: d.labelNames ?? [], registers, enableExemplars: d.exemplars === true });
+      return (labels, value, exemplar) => (d.exemplars === true ? c.inc({ labels, value, ...(exemplar === undefined ? {} : { exemplarLabels: exemplar }) } as never) : c.inc(labels, value));
+    },
+    histogram: (d) => {
+      const h = new Histogram({ name: d.name, help: d.help, labelNames: d.labelNames ?? [], registers, enableExemplars: d.exemplars === true, ...(d.buckets === undefined ? {} : { buckets: d.buckets }) });
+      return (labels, value, exemplar) => (d.exemplars === true ? h.observe({ labels, value, ...(exemplar === undefined ? {} : { exemplarLabels: exemplar }) } as never) : h.observe(labels, value));
+    },
+  };
+}
 
 /** The exposition written in one go, never sliced: what every sliced write must equal (layout: golden/). */
 const oneShot = (r: Registry<OpenMetricsContentType>, format: ExpositionFormat): Promise<string> => serialize(r, format, { sliceMs: Infinity });
@@ -52,34 +100,34 @@ describe('serialize', () => {
  * exception classes), two histograms with exemplars, collect-time gauges, a summary, a counter
  * without _total and label values that need escaping. About 14k sample lines.
  */
-function largeRegistry(): { r: Registry<OpenMetricsContentType>; events: Counter<string> } {
+function largeRegistry(keeper: Keeper = 'prom-client'): { r: Registry<OpenMetricsContentType>; events: { inc(labels: Labels, value: number): void } } {
   const r = new Registry<OpenMetricsContentType>();
   r.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   const registers = [r];
+  const define = families(keeper, r);
   for (const outcome of ['received', 'started', 'succeeded', 'failed']) {
     const withException = outcome === 'failed';
-    const c = new Counter({ name: `celery_task_${outcome}_total`, help: `Tasks ${outcome}`, labelNames: ['name', 'hostname', 'queue_name', ...(withException ? ['exception'] : [])], registers, enableExemplars: withException });
+    const inc = define.counter({ name: `celery_task_${outcome}_total`, help: `Tasks ${outcome}`, labelNames: ['name', 'hostname', 'queue_name', ...(withException ? ['exception'] : [])], exemplars: withException });
     for (let n = 0; n < 100; n++) {
       for (let w = 0; w < 20; w++) {
         const labels = { name: `app.tasks.t${n}${n === 7 ? '"\\\n' : ''}`, hostname: `celery@w${w}`, queue_name: `q${n % 4}` };
-        if (withException) c.inc({ labels: { ...labels, exception: 'ValueError' }, value: n + w, exemplarLabels: { trace_id: `t${n}` } } as never);
-        else c.inc(labels, n * w + 0.5);
+        if (withException) inc({ ...labels, exception: 'ValueError' }, n + w, { trace_id: `t${n}` });
+        else inc(labels, n * w + 0.5);
       }
     }
   }
   for (const name of ['celery_task_runtime_seconds', 'celery_task_queue_wait_seconds']) {
-    const h = new Histogram({ name, help: 'Seconds', labelNames: ['name', 'queue_name'], buckets: [0.01, 0.1, 0.5, 1, 5, 10, 60], registers, enableExemplars: name.includes('runtime') });
+    const runtime = name.includes('runtime');
+    const observe = define.histogram({ name, help: 'Seconds', labelNames: ['name', 'queue_name'], buckets: [0.01, 0.1, 0.5, 1, 5, 10, 60], exemplars: runtime });
     for (let n = 0; n < 200; n++) {
-      for (const v of [0.005, 0.3, n / 10, 70]) {
-        if (name.includes('runtime')) h.observe({ labels: { name: `t${n}`, queue_name: `q${n % 4}` }, value: v, exemplarLabels: { trace_id: `x${n}` } } as never);
-        else h.observe({ name: `t${n}`, queue_name: `q${n % 4}` }, v);
-      }
+      for (const v of [0.005, 0.3, n / 10, 70]) observe({ name: `t${n}`, queue_name: `q${n % 4}` }, v, runtime ? { trace_id: `x${n}` } : undefined);
     }
   }
-  new Histogram({ name: 'empty_seconds', help: 'never observed', registers });
-  const events = new Counter({ name: 'celery_pulse_events_received_total', help: 'Events', labelNames: ['type'], registers });
+  define.histogram({ name: 'empty_seconds', help: 'never observed' });
+  const eventsInc = define.counter({ name: 'celery_pulse_events_received_total', help: 'Events', labelNames: ['type'] });
+  const events = { inc: (labels: Labels, value: number) => eventsInc(labels, value) };
   for (const type of ['task-received', 'task-started', 'worker-heartbeat']) events.inc({ type }, 10);
-  new Counter({ name: 'no_suffix', help: 'A counter named without _total', registers }).inc(3);
+  define.counter({ name: 'no_suffix', help: 'A counter named without _total' })({}, 3);
   new Gauge({
     name: 'celery_worker_up',
     help: 'Up, set at collect time',
@@ -102,8 +150,8 @@ function sampleNames(text: string): Set<string> {
 }
 
 describe('serialize in time slices', () => {
-  it.each<ExpositionFormat>(['prometheus', 'openmetrics'])('writes %s byte for byte as in one go, however it is sliced', async (format) => {
-    const { r } = largeRegistry();
+  it.each(KEEPERS.flatMap((keeper) => (['prometheus', 'openmetrics'] as const).map((format) => [format, keeper] as const)))('writes %s from a %s registry byte for byte as in one go, however it is sliced', async (format, keeper) => {
+    const { r } = largeRegistry(keeper);
     const reference = await oneShot(r, format);
     expect(reference.split('\n').length).toBeGreaterThan(10_000);
     expect(await serialize(r, format, { sliceMs: Infinity })).toBe(reference);
@@ -136,8 +184,8 @@ describe('serialize in time slices', () => {
     expect(await turnsDuring(1)).toBeGreaterThan(0);
   });
 
-  it('reads counters that move between slices, and never writes a torn line', async () => {
-    const { r, events } = largeRegistry();
+  it.each(KEEPERS)('reads counters that move between slices, and never writes a torn line (%s)', async (keeper) => {
+    const { r, events } = largeRegistry(keeper);
     let bumps = 0;
     let done = false;
     const bump = (): void => {
@@ -180,9 +228,28 @@ describe('serialize in time slices', () => {
   });
 });
 
+describe('our store and prom-client', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('write a registry of 14k lines byte for byte alike, whole and restricted by name[]', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-01-02T03:04:05.678Z') });
+    const prom = largeRegistry('prom-client').r;
+    const store = largeRegistry('store').r;
+    const restricted = new Set(['celery_task_failed_total', 'celery_task_runtime_seconds_count', 'celery_task_queue_wait_seconds_bucket', 'no_suffix_total']);
+    for (const format of ['prometheus', 'openmetrics'] as const) {
+      const whole = await oneShot(prom, format);
+      expect(whole.includes('trace_id')).toBe(format === 'openmetrics');
+      expect(await oneShot(store, format)).toBe(whole);
+      expect(await serialize(store, format, { names: restricted, sliceMs: 0 })).toBe(await serialize(prom, format, { names: restricted }));
+    }
+  });
+});
+
 describe('name[] restriction', () => {
-  it('keeps the samples written under a listed name, as prometheus_client does', async () => {
-    const { r } = largeRegistry();
+  it.each(KEEPERS)('keeps the samples written under a listed name, as prometheus_client does (%s)', async (keeper) => {
+    const { r } = largeRegistry(keeper);
     // A counter's samples are written as x_total; a histogram's as x_bucket, x_sum and x_count.
     const events = await serialize(r, 'prometheus', { names: new Set(['celery_pulse_events_received_total']) });
     expect(events).toBe(
@@ -201,8 +268,8 @@ describe('name[] restriction', () => {
     );
   });
 
-  it('writes the restricted samples exactly as the full exposition has them', async () => {
-    const { r } = largeRegistry();
+  it.each(KEEPERS)('writes the restricted samples exactly as the full exposition has them (%s)', async (keeper) => {
+    const { r } = largeRegistry(keeper);
     for (const format of ['prometheus', 'openmetrics'] as const) {
       const full = await serialize(r, format);
       const names = new Set(['celery_task_failed_total', 'celery_task_runtime_seconds_bucket', 'no_suffix', 'no_suffix_total']);
@@ -221,6 +288,14 @@ describe('name[] restriction', () => {
       }
     }
     expect(await serialize(r, 'openmetrics', { names: new Set(['nothing_total']) })).toBe('# EOF\n');
+  });
+
+  it.each(KEEPERS)('writes an OpenMetrics histogram whole when only its _sum is asked for (%s)', async (keeper) => {
+    const { r } = largeRegistry(keeper);
+    const om = await serialize(r, 'openmetrics', { names: new Set(['celery_task_queue_wait_seconds_sum']) });
+    // 200 series of 7 buckets, +Inf, _sum and _count.
+    expect(om.split('\n').filter((l) => l.startsWith('celery_task_queue_wait_seconds_')).length).toBe(200 * 10);
+    expect(sampleNames(await serialize(r, 'prometheus', { names: new Set(['celery_task_queue_wait_seconds_sum']) }))).toEqual(new Set(['celery_task_queue_wait_seconds_sum']));
   });
 
   it('collects only the families it may write', async () => {
@@ -255,20 +330,21 @@ describe('name[] restriction', () => {
  * and without _total, exemplars on a counter and a histogram, an empty histogram, label values
  * and help that need escaping, a collect-time gauge, a summary.
  */
-function goldenRegistry(): Registry<OpenMetricsContentType> {
+function goldenRegistry(keeper: Keeper = 'prom-client'): Registry<OpenMetricsContentType> {
   const r = new Registry<OpenMetricsContentType>();
   r.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   const registers = [r];
-  const failed = new Counter({ name: 'celery_task_failed_total', help: 'Failed "tasks"\\ by exception', labelNames: ['name', 'exception'], registers, enableExemplars: true });
-  failed.inc({ labels: { name: 'app.add', exception: 'ValueError' }, value: 2, exemplarLabels: { trace_id: '0af7651916cd43dd8448eb211c80319c' } } as never);
-  failed.inc({ labels: { name: 'app."odd"\\\nname', exception: 'KeyError' }, value: 1 } as never);
-  const received = new Counter({ name: 'celery_task_received_total', help: 'Received', labelNames: ['name', 'hostname'], registers });
-  for (const [name, host, n] of [['app.add', 'celery@a', 3], ['app.mul', 'celery@a', 1], ['app.add', 'celery@b', 0.5]] as const) received.inc({ name, hostname: host }, n);
-  const runtime = new Histogram({ name: 'celery_task_runtime_seconds', help: 'Runtime', labelNames: ['name', 'outcome'], buckets: [0.1, 1, 10], registers, enableExemplars: true });
-  for (const v of [0.05, 0.1, 0.7, 12]) runtime.observe({ labels: { name: 'app.add', outcome: 'succeeded' }, value: v, exemplarLabels: { trace_id: `t${v}` } } as never);
-  runtime.observe({ labels: { name: 'app.mul', outcome: 'failed' }, value: 3 } as never);
-  new Histogram({ name: 'celery_task_queue_wait_seconds', help: 'never observed', labelNames: ['name'], buckets: [1], registers });
-  new Counter({ name: 'celery_pulse_no_suffix', help: 'A counter named without _total', registers }).inc(3);
+  const define = families(keeper, r);
+  const failed = define.counter({ name: 'celery_task_failed_total', help: 'Failed "tasks"\\ by exception', labelNames: ['name', 'exception'], exemplars: true });
+  failed({ name: 'app.add', exception: 'ValueError' }, 2, { trace_id: '0af7651916cd43dd8448eb211c80319c' });
+  failed({ name: 'app."odd"\\\nname', exception: 'KeyError' }, 1);
+  const received = define.counter({ name: 'celery_task_received_total', help: 'Received', labelNames: ['name', 'hostname'] });
+  for (const [name, host, n] of [['app.add', 'celery@a', 3], ['app.mul', 'celery@a', 1], ['app.add', 'celery@b', 0.5]] as const) received({ name, hostname: host }, n);
+  const runtime = define.histogram({ name: 'celery_task_runtime_seconds', help: 'Runtime', labelNames: ['name', 'outcome'], buckets: [0.1, 1, 10], exemplars: true });
+  for (const v of [0.05, 0.1, 0.7, 12]) runtime({ name: 'app.add', outcome: 'succeeded' }, v, { trace_id: `t${v}` });
+  runtime({ name: 'app.mul', outcome: 'failed' }, 3);
+  define.histogram({ name: 'celery_task_queue_wait_seconds', help: 'never observed', labelNames: ['name'], buckets: [1] });
+  define.counter({ name: 'celery_pulse_no_suffix', help: 'A counter named without _total' })({}, 3);
   new Gauge({
     name: 'celery_worker_up',
     help: 'Up, set at collect time',
@@ -296,14 +372,15 @@ describe('golden exposition', () => {
     ['relabelled.prom', 'prometheus', relabel],
     ['relabelled.om', 'openmetrics', relabel],
   ];
-  // Written by CELERY_PULSE_WRITE_GOLDEN=1 once, from the registry above; read by every run after.
-  it.each(cases)('writes golden/%s byte for byte, sliced or not', async (file, format, options) => {
+  // Written by CELERY_PULSE_WRITE_GOLDEN=1 once, from the registry above kept by prom-client;
+  // read by every run after, for both keepers: our store must write prom-client's layout.
+  it.each(KEEPERS.flatMap((keeper) => cases.map((c) => [c[0], keeper, c[1], c[2]] as const)))('writes golden/%s byte for byte from a %s registry, sliced or not', async (file, keeper, format, options) => {
     // Exemplar timestamps are the clock at the update: the registry is fed at a fixed time.
     vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-01-02T03:04:05.678Z') });
-    const r = goldenRegistry();
+    const r = goldenRegistry(keeper);
     const text = await serialize(r, format, options);
     const path = new URL(`golden/${file}`, import.meta.url);
-    if (process.env['CELERY_PULSE_WRITE_GOLDEN'] === '1') writeFileSync(path, text);
+    if (process.env['CELERY_PULSE_WRITE_GOLDEN'] === '1' && keeper === 'prom-client') writeFileSync(path, text);
     expect(text).toBe(readFileSync(path, 'utf8'));
     expect(await serialize(r, format, { ...options, sliceMs: 0 })).toBe(text);
   });

@@ -22,7 +22,6 @@ async function run(compat: boolean, exemplars?: ExemplarSource): Promise<string>
     brokerLabel: false,
     version: 'test',
     celeryExporterCompat: compat,
-    exemplars: exemplars !== undefined,
   });
   const state = new CeleryState(metrics.forBroker('b', exemplars), { maxTasks: 100, unfinishedTtl: 3600, finishedTtl: 600, pendingGrace: 5, heartbeatTimeoutFactor: 2, forgetAfter: 3600 });
   const apply = (e: TaskEvent) => state.apply(e, e.timestamp);

@@ -20,7 +20,6 @@ async function run(exemplars?: ExemplarSource) {
     genericHostnameTaskSent: false,
     brokerLabel: false,
     version: 'test',
-    exemplars: exemplars !== undefined,
   });
   const state = new CeleryState(metrics.forBroker('b', exemplars), { maxTasks: 100, unfinishedTtl: 3600, finishedTtl: 600, pendingGrace: 5, heartbeatTimeoutFactor: 2, forgetAfter: 3600 });
   const apply = (e: TaskEvent) => state.apply(e, e.timestamp);
