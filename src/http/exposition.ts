@@ -98,8 +98,8 @@ type Family =
  * writes OpenMetrics, which breaks the Prometheus text of the same metrics, and it can only write
  * one format per registry. Writing both here keeps one set of metrics and lets the scraper choose.
  *
- * Every family is collected first (its collect() callbacks run in one turn of the event loop, so
- * queue-depth families share one round of broker queries), then the text is written in time
+ * The scrape-time families were brought up to date before this is called (metrics/collector.ts,
+ * run by the HTTP layer); every family's series are taken first, then the text is written in time
  * slices with a turn of the event loop between them, so that a scrape of 10k series never holds
  * up broker I/O for more than a slice. Consistency is what Prometheus' own clients give: counters
  * that keep counting may move between slices, so two series of one scrape can be a few
