@@ -116,6 +116,7 @@ export async function serialize(registry: MetricSource, format: ExpositionFormat
   const slicer = new Slicer(options.sliceMs ?? SLICE_MS, options.signal);
   const om = format === 'openmetrics';
   const chunks: string[] = [];
+  const out: Output = { om, names, slicer, rename, extra, lines: [] };
   for (const f of families) {
     const name = f.kind === 'public' ? f.name : f.family.name;
     const type = f.kind === 'public' ? f.type : f.family.type;
@@ -123,10 +124,11 @@ export async function serialize(registry: MetricSource, format: ExpositionFormat
     const familyName = rename(om && counter ? name.replace(/_total$/, '') : name);
     const help = f.kind === 'public' ? f.help : f.family.help;
     const lines: string[] = [`# HELP ${familyName} ${escapeHelp(help, om)}`, `# TYPE ${familyName} ${type}`];
+    out.lines = lines;
     if (f.kind === 'store-histogram') {
-      await writeHistogram(f.family, f.series, om, names, lines, slicer, rename, extra);
+      await writeHistogram(f.family, f.series, out);
     } else if (f.kind === 'store-counter') {
-      await writeCounter(f.family.name, f.series, om, names, lines, slicer, rename, extra);
+      await writeCounter(f.family.name, f.series, out);
     } else {
       // As for our own histograms (writeHistogram): an OpenMetrics histogram is written whole.
       const whole = names === undefined || (om && type === 'histogram' && (names.has(`${name}_bucket`) || names.has(`${name}_sum`) || names.has(`${name}_count`)));
@@ -180,17 +182,21 @@ async function snapshot(metric: ListedMetric): Promise<Family> {
   return { kind: 'public', name: got.name, help: got.help, type: String(got.type), values: got.values as Sample[] };
 }
 
+/** What the writers of one scrape share: its format, its filter, its relabelling and the family being written. */
+interface Output {
+  readonly om: boolean;
+  readonly names: ReadonlySet<string> | undefined;
+  readonly slicer: Slicer;
+  readonly rename: (name: string) => string;
+  /** The static labels' `k="v"` pairs, appended to every series' own. */
+  readonly extra: string;
+  /** The lines of the family being written. */
+  lines: string[];
+}
+
 /** A counter's series: `x_total` in both formats, the exemplar in OpenMetrics. */
-async function writeCounter(
-  family: string,
-  series: readonly CounterSeries[],
-  om: boolean,
-  names: ReadonlySet<string> | undefined,
-  lines: string[],
-  slicer: Slicer,
-  rename: (name: string) => string,
-  extra: string,
-): Promise<void> {
+async function writeCounter(family: string, series: readonly CounterSeries[], out: Output): Promise<void> {
+  const { om, names, lines, slicer, rename, extra } = out;
   const sample = om && !family.endsWith('_total') ? `${family}_total` : family;
   if (names !== undefined && !names.has(sample)) return;
   const name = rename(sample);
@@ -206,16 +212,8 @@ async function writeCounter(
  * A histogram's series exactly as prom-client's get() lays them out (`le` first, then the
  * series' labels; cumulative buckets, +Inf, _sum, _count), each series in one go.
  */
-async function writeHistogram(
-  family: HistogramFamily,
-  series: readonly HistogramSeries[],
-  om: boolean,
-  names: ReadonlySet<string> | undefined,
-  lines: string[],
-  slicer: Slicer,
-  rename: (name: string) => string,
-  extra: string,
-): Promise<void> {
+async function writeHistogram(family: HistogramFamily, series: readonly HistogramSeries[], out: Output): Promise<void> {
+  const { om, names, lines, slicer, rename, extra } = out;
   let wantBuckets = names === undefined || names.has(`${family.name}_bucket`);
   let wantSum = names === undefined || names.has(`${family.name}_sum`);
   let wantCount = names === undefined || names.has(`${family.name}_count`);

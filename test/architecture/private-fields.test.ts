@@ -1,22 +1,13 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SRC, sourceFiles } from '../kit/source-files.js';
 
 // prom-client's private fields are not an API (issue #22): a minor release may rename them and
 // the exposition would break silently. Our hot families live in src/metrics/store/ instead.
-const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 const PRIVATE_FIELDS = ['hashMap', 'bucketValues', 'bucketExemplars', 'sortedLabelNames', 'upperBounds', 'enableExemplars'];
 // `x.hashMap`, `x?.hashMap`, `x['hashMap']`, `{ hashMap } = x`, `'hashMap' in x`: any read of the name.
 const READ = new RegExp(`(\\??\\.\\s*(${PRIVATE_FIELDS.join('|')})\\b)|\\[\\s*['"\`](${PRIVATE_FIELDS.join('|')})['"\`]\\s*\\]|\\{[^}]*\\b(${PRIVATE_FIELDS.join('|')})\\b[^}]*\\}\\s*=|['"\`](${PRIVATE_FIELDS.join('|')})['"\`]\\s+in\\b`);
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(path);
-    return entry.name.endsWith('.ts') ? [path] : [];
-  });
-}
 
 function reads(text: string): string[] {
   return text.split('\n').filter((line) => READ.test(line));

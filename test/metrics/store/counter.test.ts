@@ -1,17 +1,8 @@
-import { Counter, Registry } from 'prom-client';
-import type { OpenMetricsContentType } from 'prom-client';
+import { Counter } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { openMetricsRegistry as registry, sampleLines as samples } from '../../kit/registry.js';
 import { serialize } from '../../../src/http/exposition.js';
 import { CounterFamily } from '../../../src/metrics/store/counter.js';
-
-function registry(): Registry<OpenMetricsContentType> {
-  const r = new Registry<OpenMetricsContentType>();
-  r.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-  return r;
-}
-
-const samples = async (r: Registry<OpenMetricsContentType>, format: 'prometheus' | 'openmetrics' = 'prometheus', names?: Set<string>) =>
-  (await serialize(r, format, { names })).split('\n').filter((l) => l !== '' && !l.startsWith('#'));
 
 describe('CounterFamily', () => {
   afterEach(() => {

@@ -1,17 +1,7 @@
-import { Histogram, Registry } from 'prom-client';
-import type { OpenMetricsContentType } from 'prom-client';
+import { Histogram } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { serialize } from '../../../src/http/exposition.js';
+import { openMetricsRegistry as registry, sampleLines as samples } from '../../kit/registry.js';
 import { HistogramFamily } from '../../../src/metrics/store/histogram.js';
-
-function registry(): Registry<OpenMetricsContentType> {
-  const r = new Registry<OpenMetricsContentType>();
-  r.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-  return r;
-}
-
-const samples = async (r: Registry<OpenMetricsContentType>, format: 'prometheus' | 'openmetrics' = 'prometheus', names?: Set<string>) =>
-  (await serialize(r, format, { names })).split('\n').filter((l) => l !== '' && !l.startsWith('#'));
 
 describe('HistogramFamily', () => {
   afterEach(() => {
