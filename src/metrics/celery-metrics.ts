@@ -14,7 +14,6 @@ import { HistogramFamily } from './store/histogram.js';
 import type { HistogramCell } from './store/histogram.js';
 import type { CompatChildren } from './compat.js';
 
-export type { BrokerStatus, MetricsOptions } from './metrics-options.js';
 import type { MetricsOptions } from './metrics-options.js';
 
 /**
@@ -22,7 +21,7 @@ import type { MetricsOptions } from './metrics-options.js';
  * (str() of celery.events.state.Task.name, None until received) and its dashboards and alerts
  * filter `name!~"None"`: with --celery-exporter-compat the same value is used so they leave it out.
  */
-export function unknownTaskName(compat: boolean): string {
+function unknownTaskName(compat: boolean): string {
   return compat ? 'None' : 'unknown';
 }
 
@@ -32,7 +31,7 @@ type Outcome = (typeof OUTCOMES)[number];
 
 type Labels = Record<string, string>;
 
-export const DEFAULT_MAX_LABEL_VALUES = 1000;
+const DEFAULT_MAX_LABEL_VALUES = 1000;
 const RUNTIME_METRIC = 'celery_task_runtime_seconds';
 
 /** How an attempt ended, the `outcome` label of celery_task_runtime_seconds. */

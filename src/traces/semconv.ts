@@ -10,7 +10,6 @@ export const ATTR_MESSAGING_OPERATION_TYPE = 'messaging.operation.type';
 export const ATTR_MESSAGING_OPERATION_NAME = 'messaging.operation.name';
 export const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name';
 export const ATTR_MESSAGING_MESSAGE_ID = 'messaging.message.id';
-export const ATTR_MESSAGING_CLIENT_ID = 'messaging.client.id';
 
 export const OPERATION_TYPE_SEND = 'send';
 export const OPERATION_TYPE_PROCESS = 'process';

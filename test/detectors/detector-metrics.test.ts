@@ -4,7 +4,7 @@ import { DetectorMetrics } from '../../src/detectors/detector-metrics.js';
 import { CeleryMetrics } from '../../src/metrics/celery-metrics.js';
 import { overflowCounter } from '../../src/metrics/label-guard.js';
 import { parseMetrics } from '../kit/metrics-text.js';
-import type { MetricsOptions } from '../../src/metrics/celery-metrics.js';
+import type { MetricsOptions } from '../../src/metrics/metrics-options.js';
 import { CeleryState } from '../../src/state/machine.js';
 import { STATE_OPTIONS, task, worker } from './fixtures.js';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { serialize } from '../../../src/http/exposition.js';
 import type { TaskEvent } from '../../../src/protocol/events.js';
 import { CeleryMetrics } from '../../../src/metrics/celery-metrics.js';
-import type { MetricsOptions } from '../../../src/metrics/celery-metrics.js';
+import type { MetricsOptions } from '../../../src/metrics/metrics-options.js';
 import { CeleryState } from '../../../src/state/machine.js';
 import { taskEvent as ev } from '../../fixtures/events.js';
 
