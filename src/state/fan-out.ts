@@ -1,4 +1,5 @@
 import type { TaskEvent } from '../protocol/events.js';
+import type { Attempt } from './attempts.js';
 import type { LostReason, TaskObserver } from './observer.js';
 import { IgnoringObserver } from './ignoring-observer.js';
 import type { TaskRecord } from './task-table.js';
@@ -43,53 +44,53 @@ class FanOut implements TaskObserver {
     this.c.taskReceived(t, e);
     this.d.taskReceived(t, e);
   }
-  taskStarted(t: TaskRecord, e: TaskEvent, w: number | undefined): void {
-    this.a.taskStarted(t, e, w);
-    this.b.taskStarted(t, e, w);
-    this.c.taskStarted(t, e, w);
-    this.d.taskStarted(t, e, w);
+  taskStarted(t: TaskRecord, e: TaskEvent, w: number | undefined, a: Attempt): void {
+    this.a.taskStarted(t, e, w, a);
+    this.b.taskStarted(t, e, w, a);
+    this.c.taskStarted(t, e, w, a);
+    this.d.taskStarted(t, e, w, a);
   }
-  taskSucceeded(t: TaskRecord, e: TaskEvent, r: number | undefined): void {
-    this.a.taskSucceeded(t, e, r);
-    this.b.taskSucceeded(t, e, r);
-    this.c.taskSucceeded(t, e, r);
-    this.d.taskSucceeded(t, e, r);
+  taskSucceeded(t: TaskRecord, e: TaskEvent, r: number | undefined, a: Attempt): void {
+    this.a.taskSucceeded(t, e, r, a);
+    this.b.taskSucceeded(t, e, r, a);
+    this.c.taskSucceeded(t, e, r, a);
+    this.d.taskSucceeded(t, e, r, a);
   }
-  taskFailed(t: TaskRecord, e: TaskEvent, x: string, r: number | undefined): void {
-    this.a.taskFailed(t, e, x, r);
-    this.b.taskFailed(t, e, x, r);
-    this.c.taskFailed(t, e, x, r);
-    this.d.taskFailed(t, e, x, r);
+  taskFailed(t: TaskRecord, e: TaskEvent, x: string, r: number | undefined, a: Attempt): void {
+    this.a.taskFailed(t, e, x, r, a);
+    this.b.taskFailed(t, e, x, r, a);
+    this.c.taskFailed(t, e, x, r, a);
+    this.d.taskFailed(t, e, x, r, a);
   }
-  taskRetried(t: TaskRecord, e: TaskEvent, x: string, r: number | undefined): void {
-    this.a.taskRetried(t, e, x, r);
-    this.b.taskRetried(t, e, x, r);
-    this.c.taskRetried(t, e, x, r);
-    this.d.taskRetried(t, e, x, r);
+  taskRetried(t: TaskRecord, e: TaskEvent, x: string, r: number | undefined, a: Attempt): void {
+    this.a.taskRetried(t, e, x, r, a);
+    this.b.taskRetried(t, e, x, r, a);
+    this.c.taskRetried(t, e, x, r, a);
+    this.d.taskRetried(t, e, x, r, a);
   }
-  taskRejected(t: TaskRecord, e: TaskEvent): void {
-    this.a.taskRejected(t, e);
-    this.b.taskRejected(t, e);
-    this.c.taskRejected(t, e);
-    this.d.taskRejected(t, e);
+  taskRejected(t: TaskRecord, e: TaskEvent, a: Attempt): void {
+    this.a.taskRejected(t, e, a);
+    this.b.taskRejected(t, e, a);
+    this.c.taskRejected(t, e, a);
+    this.d.taskRejected(t, e, a);
   }
-  taskRevoked(t: TaskRecord, e: TaskEvent): void {
-    this.a.taskRevoked(t, e);
-    this.b.taskRevoked(t, e);
-    this.c.taskRevoked(t, e);
-    this.d.taskRevoked(t, e);
+  taskRevoked(t: TaskRecord, e: TaskEvent, a: Attempt): void {
+    this.a.taskRevoked(t, e, a);
+    this.b.taskRevoked(t, e, a);
+    this.c.taskRevoked(t, e, a);
+    this.d.taskRevoked(t, e, a);
   }
-  taskCancelled(t: TaskRecord, e: TaskEvent): void {
-    this.a.taskCancelled(t, e);
-    this.b.taskCancelled(t, e);
-    this.c.taskCancelled(t, e);
-    this.d.taskCancelled(t, e);
+  taskCancelled(t: TaskRecord, e: TaskEvent, a: Attempt): void {
+    this.a.taskCancelled(t, e, a);
+    this.b.taskCancelled(t, e, a);
+    this.c.taskCancelled(t, e, a);
+    this.d.taskCancelled(t, e, a);
   }
-  taskLost(t: TaskRecord, r: LostReason, n: number): void {
-    this.a.taskLost(t, r, n);
-    this.b.taskLost(t, r, n);
-    this.c.taskLost(t, r, n);
-    this.d.taskLost(t, r, n);
+  taskLost(t: TaskRecord, r: LostReason, n: number, a: Attempt): void {
+    this.a.taskLost(t, r, n, a);
+    this.b.taskLost(t, r, n, a);
+    this.c.taskLost(t, r, n, a);
+    this.d.taskLost(t, r, n, a);
   }
   taskForgotten(t: TaskRecord): void {
     this.a.taskForgotten(t);

@@ -1,13 +1,14 @@
 import { MAX_RUNTIME_SECONDS, exceptionClass } from '../protocol/events.js';
 import type { CeleryEvent, TaskEvent } from '../protocol/events.js';
-import type { TaskObserver } from './observer.js';
+import type { LostReason, TaskObserver } from './observer.js';
 import { FINAL_STATES, TaskTable } from './task-table.js';
 import type { TaskRecord, TaskState, TaskTableOptions } from './task-table.js';
 import { WorkerRegistry } from './workers.js';
 import { isRepeatedStart, loseTasksOf, requeueReserved } from './worker-loss.js';
-import { queueTimesOf } from './queue-times.js';
+import { queueWaitOf } from './queue-times.js';
 import { logCode, logIfNew } from './task-record.js';
 import { seedTask } from './seeding.js';
+import { AttemptDescriptor, attemptEnded, attemptLost, attemptReceived, attemptStarted, publishedAt } from './attempts.js';
 import type { SeedOutcome, SeedTask } from './seeding.js';
 import type { WorkerRegistryOptions } from './workers.js';
 
@@ -75,6 +76,8 @@ export class CeleryState {
   private holdPendingUntil = 0;
   /** `now` of the call being handled, for effects that happen deep inside (evictions). */
   private clock = 0;
+  /** The attempt of the event being handled, filled anew for each observer call (attempts.ts). */
+  private readonly attempt = new AttemptDescriptor();
 
   constructor(observer: TaskObserver, options: CeleryStateOptions) {
     this.observer = observer;
@@ -84,7 +87,7 @@ export class CeleryState {
     this.tasks.onEvictUnfinished = (record) => {
       if (record.pending !== undefined) this.releasePending(record);
       // Forgotten with no final event: spans and counts must close it now or never.
-      if (record.state !== undefined && !FINAL_STATES.has(record.state)) this.observer.taskLost(record, 'evicted', this.clock);
+      if (record.state !== undefined && !FINAL_STATES.has(record.state)) this.lose(record, 'evicted', this.clock);
     };
     this.tasks.onForget = (record) => this.observer.taskForgotten(record);
   }
@@ -131,7 +134,9 @@ export class CeleryState {
         if (now - since >= this.pendingGrace) this.releasePending(record);
       }
     }
-    for (const worker of this.workers.expireSilent(now)) loseTasksOf(this.tasks, this.observer, worker.hostname, now);
+    for (const worker of this.workers.expireSilent(now)) {
+      for (const task of loseTasksOf(this.tasks, worker.hostname, now)) this.lose(task, 'worker-lost', now);
+    }
     this.tasks.evictExpired(now);
     return { forgottenWorkers: this.workers.forgetSilent(now) };
   }
@@ -172,6 +177,10 @@ export class CeleryState {
     return this.pending.size;
   }
 
+  private lose(task: TaskRecord, reason: LostReason, now: number): void {
+    this.observer.taskLost(task, reason, now, attemptLost(task, now, this.attempt));
+  }
+
   private isDuplicate(record: TaskRecord, event: TaskEvent): boolean {
     return !logIfNew(record, logCode(event.type, event.retries), event.timestamp, event.eta);
   }
@@ -204,6 +213,7 @@ export class CeleryState {
         task.sentAt = ts;
         if (event.queue !== undefined) task.queue = event.queue;
         this.noteLineage(task, event);
+        publishedAt(task, event.retries ?? 0, task.parentId !== undefined ? this.tasks.get(task.parentId) : undefined, ts);
         if (task.state === undefined) this.setState(task, 'PENDING', ts);
         o.taskSent(task, event);
         return;
@@ -212,11 +222,13 @@ export class CeleryState {
         task.worker = event.hostname;
         if (event.queue !== undefined) task.queue = event.queue;
         this.noteLineage(task, event);
+        attemptReceived(task, event.retries ?? task.retries);
         this.setState(task, 'RECEIVED', ts);
         o.taskReceived(task, event);
         return;
       case 'task-started': {
-        const wait = this.queueWait(task, ts);
+        const wait = queueWaitOf(task, ts);
+        const attempt = attemptStarted(task, ts, this.attempt);
         task.duplicateOf = isRepeatedStart(task) ? (task.startedOn ?? UNKNOWN_WORKER) : undefined;
         task.attempts++;
         task.startedAt = ts;
@@ -225,14 +237,14 @@ export class CeleryState {
         task.startedSeenAt = this.clock;
         task.worker = event.hostname;
         this.setState(task, 'STARTED', ts);
-        o.taskStarted(task, event, wait);
+        o.taskStarted(task, event, wait, attempt);
         return;
       }
       case 'task-succeeded': {
         const runtime = event.runtime ?? this.attemptRuntime(task, ts);
         task.worker = event.hostname;
         this.setState(task, 'SUCCESS', ts);
-        o.taskSucceeded(task, event, runtime);
+        o.taskSucceeded(task, event, runtime, attemptEnded(task, ts, runtime, this.attempt));
         return;
       }
       case 'task-failed': {
@@ -240,14 +252,14 @@ export class CeleryState {
         const exception = exceptionClass(event.exception, event.traceback);
         task.worker = event.hostname;
         this.setState(task, isRejectFailure(exception) ? 'REJECTED' : 'FAILURE', ts);
-        o.taskFailed(task, event, exception, runtime);
+        o.taskFailed(task, event, exception, runtime, attemptEnded(task, ts, runtime, this.attempt));
         return;
       }
       case 'task-retried': {
         const runtime = this.attemptRuntime(task, ts);
         task.retriedAt = ts;
         this.setState(task, 'RETRY', ts);
-        o.taskRetried(task, event, exceptionClass(event.exception, event.traceback), runtime);
+        o.taskRetried(task, event, exceptionClass(event.exception, event.traceback), runtime, attemptEnded(task, ts, runtime, this.attempt));
         return;
       }
       case 'task-rejected':
@@ -255,17 +267,17 @@ export class CeleryState {
         // again is what was asked for, not a duplicate execution.
         if (event.requeue === true) task.startRetries = -1;
         this.setState(task, event.requeue === true ? 'PENDING' : 'REJECTED', ts);
-        o.taskRejected(task, event);
+        o.taskRejected(task, event, attemptEnded(task, ts, undefined, this.attempt));
         return;
       case 'task-revoked':
         this.setState(task, 'REVOKED', ts);
-        o.taskRevoked(task, event);
+        o.taskRevoked(task, event, attemptEnded(task, ts, undefined, this.attempt));
         return;
       case 'task-cancelled':
         // Celery 5.1+: cancelled on connection loss; the message is redelivered.
         task.startRetries = -1;
         this.setState(task, 'PENDING', ts);
-        o.taskCancelled(task, event);
+        o.taskCancelled(task, event, attemptEnded(task, ts, undefined, this.attempt));
         return;
     }
   }
@@ -289,35 +301,6 @@ export class CeleryState {
     if (timestamp < task.stateTimestamp && !endsUnfinished) return;
     task.state = state;
     task.stateTimestamp = Math.max(task.stateTimestamp, timestamp);
-  }
-
-  /**
-   * Seconds from when this attempt was queued to when it started. The attempt's task-sent (or,
-   * without sent events, its task-received) is the one after the previous attempt started; a
-   * retry's task-sent is published before its task-retried, so the retry time cannot be used.
-   * With an ETA the wait counts from the ETA: time before it is scheduled, not waiting.
-   */
-  private queueWait(task: TaskRecord, startedAt: number): number | undefined {
-    // The attempt's own sent/received, by `retries` (one start per attempt unless redelivered).
-    const own = queueTimesOf(task, task.attempts);
-    if (own !== undefined) {
-      let queuedAt = (own.sent ?? own.received)!;
-      if (own.eta !== undefined && own.eta > queuedAt) queuedAt = own.eta;
-      if (startedAt - queuedAt >= 0) return startedAt - queuedAt;
-      if (own.received !== undefined && startedAt - own.received >= 0) return startedAt - own.received;
-    }
-    // Without `retries` on the events (or after a redelivery): what came after the previous start.
-    const previousStart = task.startedAt ?? -Infinity;
-    const sent = task.sentAt !== undefined && task.sentAt >= previousStart ? task.sentAt : undefined;
-    const received = task.receivedAt !== undefined && task.receivedAt >= previousStart ? task.receivedAt : undefined;
-    let queuedAt = sent ?? received;
-    if (queuedAt === undefined) return undefined;
-    if (task.eta !== undefined && task.eta > queuedAt && task.eta >= previousStart) queuedAt = task.eta;
-    const wait = startedAt - queuedAt;
-    if (wait >= 0) return wait;
-    // Client and worker clocks differ: fall back to the worker's own receive time.
-    if (received !== undefined && startedAt - received >= 0) return startedAt - received;
-    return undefined;
   }
 
   private attemptRuntime(task: TaskRecord, endedAt: number): number | undefined {

@@ -30,7 +30,9 @@ const STARTED_SEEN_AT = 6;
 const LOST_AT = 7;
 const TOUCHED_AT = 8;
 const ORDERED_AT = 9;
-const FIXED = 10;
+/** First of the numbers attempts.ts keeps (which attempt is running, its delivery, its end). */
+export const ATTEMPT_NUMBERS = 10;
+const FIXED = ATTEMPT_NUMBERS + 5;
 
 /**
  * The event log: one entry per event applied (not dropped as a duplicate), oldest first, of

@@ -1,4 +1,3 @@
-import type { TaskObserver } from './observer.js';
 import type { TaskRecord, TaskTable } from './task-table.js';
 
 // What happens to a worker's tasks when the worker goes away, and how a second execution of the
@@ -6,12 +5,13 @@ import type { TaskRecord, TaskTable } from './task-table.js';
 
 /**
  * The worker is dead (silent past its timeout): tasks it had received or started will get no
- * final event from it. Each is declared lost once; the state keeps the timestamp of its last
- * event, so only a newer event (a redelivery, or the worker reporting after all) moves it again,
- * and the worker merely coming back resurrects nothing. A scan of the unfinished tasks, once per
- * dead worker: rare enough not to keep a per-worker index on the event path.
+ * final event from it. Each is declared lost once, and returned for the machine to tell its
+ * observers; the state keeps the timestamp of its last event, so only a newer event (a
+ * redelivery, or the worker reporting after all) moves it again, and the worker merely coming
+ * back resurrects nothing. A scan of the unfinished tasks, once per dead worker: rare enough not
+ * to keep a per-worker index on the event path.
  */
-export function loseTasksOf(tasks: TaskTable, observer: TaskObserver, hostname: string, now: number): void {
+export function loseTasksOf(tasks: TaskTable, hostname: string, now: number): TaskRecord[] {
   const lost: TaskRecord[] = [];
   for (const task of tasks.unfinishedTasks()) {
     if (task.worker === hostname && (task.state === 'RECEIVED' || task.state === 'STARTED')) lost.push(task);
@@ -20,8 +20,8 @@ export function loseTasksOf(tasks: TaskTable, observer: TaskObserver, hostname: 
     task.state = 'LOST';
     task.lostAt = now;
     tasks.touch(task, now);
-    observer.taskLost(task, 'worker-lost', now);
   }
+  return lost;
 }
 
 /**

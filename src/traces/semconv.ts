@@ -46,5 +46,5 @@ export const ATTR_CELERY_PULSE_END_REASON = 'celery_pulse.end_reason';
 /** The span's start is inferred (task-started never arrived): from task-received, runtime or the outcome. */
 export const ATTR_CELERY_PULSE_START_INFERRED = 'celery_pulse.start_inferred';
 export const RECEIVED_EVENT_NAME = 'task-received';
-/** On a process span that starts before its task-started (task-traces.ts notePublisherRan): when that came. */
+/** On a process span that starts before its task-started (a message it published came first: state/attempts.ts): when that came. */
 export const STARTED_EVENT_NAME = 'task-started';

@@ -3,7 +3,9 @@ import { OrderQueue } from '../state/order-queue.js';
 /**
  * What the trace sink remembers of a task between its events, so spans that arrive apart (a
  * child's task-sent before its parent's task-started, a retry's task-sent before task-retried)
- * still link up. A few numbers per task; the task table itself is the state machine's.
+ * still link up. Which attempt an event belongs to is the state machine's decision
+ * (state/attempts.ts); a memo keeps only what spans alone need, and outlives the state's record
+ * when the task table forgets it first.
  */
 export interface TaskMemo {
   readonly uuid: string;
@@ -11,20 +13,12 @@ export interface TaskMemo {
   orderStamp: number;
   /** Retry counts whose publish span was emitted. */
   published: number[];
-  receivedAt: number | undefined;
-  receivedRetries: number;
-  startedRetries: number;
-  /** task-started events seen for `startedRetries` minus one: a redelivered message starts again. */
-  deliveries: number;
-  /** Retry count and end time of the attempt ended last, so a late task-started is not reopened. */
-  closedRetries: number;
-  closedAt: number;
   /**
-   * Earliest timestamp of a message attempt `ranRetries` published (its retry, or a child task):
-   * proof the attempt was running then, which can be before its task-started (see task-traces.ts).
+   * The attempt of its last process span (-1: none yet), as the state decided it: the parent of a
+   * task it sends, and of its retry's publish span.
    */
-  ranRetries: number;
-  ranAt: number;
+  processRetries: number;
+  processDelivery: number;
   /** Scrubbed repr strings, kept only with --traces-task-args. */
   args: string | undefined;
   kwargs: string | undefined;
@@ -55,21 +49,7 @@ export class TaskMemos {
     if (memo !== undefined) {
       this.order.remove(memo);
     } else {
-      memo = {
-        uuid,
-        orderStamp: -1,
-        published: [],
-        receivedAt: undefined,
-        receivedRetries: -1,
-        startedRetries: -1,
-        deliveries: 0,
-        closedRetries: -1,
-        closedAt: -Infinity,
-        ranRetries: -1,
-        ranAt: Infinity,
-        args: undefined,
-        kwargs: undefined,
-      };
+      memo = { uuid, orderStamp: -1, published: [], processRetries: -1, processDelivery: 0, args: undefined, kwargs: undefined };
       if (this.memos.size >= this.capacity) {
         const oldest = this.order.shift();
         if (oldest !== undefined) this.memos.delete(oldest.uuid);

@@ -1,6 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import type { TaskEvent } from '../protocol/events.js';
+import type { Attempt } from '../state/attempts.js';
 import { isRejectFailure } from '../state/machine.js';
 import type { LostReason, TaskObserver } from '../state/observer.js';
 import type { TaskRecord } from '../state/task-table.js';
@@ -26,8 +27,11 @@ export interface TaskTracesOptions {
   readonly maxOpen: number;
 }
 
-/** A process span waiting for its outcome: a few fields, not an SDK span, until it ends. */
-interface Attempt {
+/**
+ * The process span of an attempt, waiting for its outcome: a few fields copied from the state's
+ * attempt descriptor (state/attempts.ts), not an SDK span, until it ends.
+ */
+interface ProcessSpan {
   /** Kept for attributes when the attempt is ended by housekeeping; never mutated here. */
   readonly task: TaskRecord;
   readonly traceId: string;
@@ -41,6 +45,8 @@ interface Attempt {
   readonly queueWait: number | undefined;
   readonly receivedAt: number | undefined;
   readonly inferredStart: boolean;
+  /** Earliest proof it was running, known when it started (Attempt.ranSince). */
+  readonly ranSince: number | undefined;
 }
 
 interface Outcome {
@@ -64,7 +70,7 @@ interface Outcome {
  */
 export class TaskTraces implements TaskObserver, ExemplarSource {
   private readonly o: TaskTracesOptions;
-  private readonly open = new Map<string, Attempt>();
+  private readonly open = new Map<string, ProcessSpan>();
   private readonly memos: TaskMemos;
   /** Whether task-sent events arrive on this broker at all (clients with task_send_sent_event). */
   private sentSeen = false;
@@ -84,7 +90,6 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     this.sentSeen = true;
     if (!memo.published.includes(retries)) memo.published.push(retries);
     if (this.o.taskArgs) this.noteArgs(memo, event);
-    this.notePublisherRan(task, memo, retries, event.timestamp);
     const traceId = traceIdOf(task);
     if (!this.o.keep(traceId)) return;
     const attributes = messagingAttributes(task, this.o.system, sc.OPERATION_TYPE_SEND, event.queue);
@@ -98,16 +103,13 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
 
   taskReceived(task: TaskRecord, event: TaskEvent): void {
     const memo = this.memos.touch(task.uuid);
-    memo.receivedAt = event.timestamp;
-    memo.receivedRetries = event.retries ?? task.retries;
     if (this.o.taskArgs && memo.args === undefined) this.noteArgs(memo, event);
   }
 
-  taskStarted(task: TaskRecord, event: TaskEvent, queueWait: number | undefined): void {
+  taskStarted(task: TaskRecord, event: TaskEvent, queueWait: number | undefined, attempt: Attempt): void {
     const memo = this.memos.touch(task.uuid);
-    const retries = attemptRetries(task, memo);
     // Its outcome was already handled (events out of order): the span exists, do not reopen it.
-    if (memo.closedRetries === retries && event.timestamp <= memo.closedAt) return;
+    if (attempt.ended) return;
     const previous = this.open.get(task.uuid);
     if (previous !== undefined) {
       this.open.delete(task.uuid);
@@ -117,43 +119,43 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
         endReason: 'redelivered',
       });
     }
-    const delivery = memo.startedRetries === retries ? memo.deliveries + 1 : 0;
-    memo.startedRetries = retries;
-    memo.deliveries = delivery;
+    memo.processRetries = attempt.retries;
+    memo.processDelivery = attempt.delivery;
     const traceId = traceIdOf(task);
     if (!this.o.keep(traceId)) return;
     this.open.set(task.uuid, {
       task,
       traceId,
-      spanId: spanIdFor(task.uuid, 'process', retries, delivery),
-      retries,
+      spanId: spanIdFor(task.uuid, 'process', attempt.retries, attempt.delivery),
+      retries: attempt.retries,
       startedAt: event.timestamp,
       openedAt: Date.now() / 1000,
       hostname: event.hostname,
       queueWait,
-      receivedAt: memo.receivedRetries === retries ? memo.receivedAt : undefined,
+      receivedAt: attempt.receivedAt,
       inferredStart: false,
+      ranSince: attempt.ranSince,
     });
     if (this.open.size > this.o.maxOpen) this.endOldest('capacity', Date.now() / 1000);
   }
 
-  taskSucceeded(task: TaskRecord, event: TaskEvent, runtime: number | undefined): void {
-    this.finish(task, event, runtime, { state: 'SUCCESS', error: undefined });
+  taskSucceeded(task: TaskRecord, event: TaskEvent, _runtime: number | undefined, attempt: Attempt): void {
+    this.finish(task, event, attempt, { state: 'SUCCESS', error: undefined });
   }
 
-  taskFailed(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
+  taskFailed(task: TaskRecord, event: TaskEvent, exception: string, _runtime: number | undefined, attempt: Attempt): void {
     // Celery 5.7's task-failed for Reject(requeue=False) ends the attempt as the rejection it is;
     // the task-rejected after it finds the span closed.
     const rejected = isRejectFailure(exception);
-    this.finish(task, event, runtime, {
+    this.finish(task, event, attempt, {
       state: rejected ? 'REJECTED' : 'FAILURE',
       error: rejected ? 'rejected' : (event.exception ?? 'failed'),
       exception: { repr: event.exception, traceback: event.traceback },
     });
   }
 
-  taskRetried(task: TaskRecord, event: TaskEvent, _exception: string, runtime: number | undefined): void {
-    this.finish(task, event, runtime, {
+  taskRetried(task: TaskRecord, event: TaskEvent, _exception: string, _runtime: number | undefined, attempt: Attempt): void {
+    this.finish(task, event, attempt, {
       state: 'RETRY',
       error: `retry: ${event.exception ?? 'unknown'}`,
       exception: { repr: event.exception, traceback: event.traceback },
@@ -161,29 +163,29 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     });
   }
 
-  taskRejected(task: TaskRecord, event: TaskEvent): void {
-    this.finish(task, event, undefined, { state: 'REJECTED', error: event.requeue === true ? 'rejected (requeued)' : 'rejected' });
+  taskRejected(task: TaskRecord, event: TaskEvent, attempt: Attempt): void {
+    this.finish(task, event, attempt, { state: 'REJECTED', error: event.requeue === true ? 'rejected (requeued)' : 'rejected' });
   }
 
-  taskRevoked(task: TaskRecord, event: TaskEvent): void {
+  taskRevoked(task: TaskRecord, event: TaskEvent, attempt: Attempt): void {
     const reason = event.expired === true ? 'expired' : event.terminated === true ? 'terminated' : 'revoked';
-    this.finish(task, event, undefined, {
+    this.finish(task, event, attempt, {
       state: 'REVOKED',
       error: `revoked (${reason})`,
       attributes: { [sc.ATTR_CELERY_REVOKED_REASON]: reason },
     });
   }
 
-  taskCancelled(task: TaskRecord, event: TaskEvent): void {
+  taskCancelled(task: TaskRecord, event: TaskEvent, attempt: Attempt): void {
     // Celery 5.1+: the worker lost its broker connection; the message will be delivered again.
-    this.finish(task, event, undefined, { state: 'CANCELLED', error: 'cancelled (connection to the broker lost; the message is redelivered)' });
+    this.finish(task, event, attempt, { state: 'CANCELLED', error: 'cancelled (connection to the broker lost; the message is redelivered)' });
   }
 
-  taskLost(task: TaskRecord, reason: LostReason, now: number): void {
-    const attempt = this.open.get(task.uuid);
+  taskLost(task: TaskRecord, reason: LostReason, now: number, attempt: Attempt): void {
+    const open = this.open.get(task.uuid);
     // `now` is the local clock; the attempt's times are the worker's: carry the elapsed time over.
-    const end = attempt !== undefined ? attempt.startedAt + Math.max(0, now - attempt.openedAt) : now;
-    this.finishAt(task, end, undefined, undefined, { state: 'LOST', error: `lost (${reason})`, endReason: reason, needsReceipt: true });
+    const end = open !== undefined ? open.startedAt + Math.max(0, now - open.openedAt) : now;
+    this.finishAt(task, end, undefined, attempt, { state: 'LOST', error: `lost (${reason})`, endReason: reason, needsReceipt: true });
   }
 
   taskForgotten(): void {
@@ -214,42 +216,42 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     return this.o.keep(traceId) ? { trace_id: traceId } : undefined;
   }
 
-  private finish(task: TaskRecord, event: TaskEvent, runtime: number | undefined, outcome: Outcome): void {
-    this.finishAt(task, event.timestamp, event.hostname, runtime, outcome);
+  private finish(task: TaskRecord, event: TaskEvent, attempt: Attempt, outcome: Outcome): void {
+    this.finishAt(task, event.timestamp, event.hostname, attempt, outcome);
   }
 
-  private finishAt(task: TaskRecord, endedAt: number, hostname: string | undefined, runtime: number | undefined, outcome: Outcome): void {
+  private finishAt(task: TaskRecord, endedAt: number, hostname: string | undefined, attempt: Attempt, outcome: Outcome): void {
     const memo = this.memos.touch(task.uuid);
-    let attempt = this.open.get(task.uuid);
-    if (attempt !== undefined) this.open.delete(task.uuid);
-    else {
-      // No task-started seen for this attempt: revoked or rejected before it ran, or its
-      // task-started is lost or still on its way. One span still records the outcome.
-      const retries = task.retries;
-      if (memo.closedRetries === retries) return; // this attempt already has its span (a second outcome)
-      const received = memo.receivedRetries === retries ? memo.receivedAt : undefined;
-      if (outcome.needsReceipt === true && received === undefined) return;
-      const traceId = traceIdOf(task);
-      if (!this.o.keep(traceId)) {
-        memo.closedRetries = retries;
-        memo.closedAt = endedAt;
-        return;
-      }
-      const delivery = memo.startedRetries === retries ? memo.deliveries : 0;
-      attempt = {
-        task,
-        traceId,
-        spanId: spanIdFor(task.uuid, 'process', retries, delivery),
-        retries,
-        startedAt: runtime !== undefined ? endedAt - runtime : (received ?? endedAt),
-        openedAt: Date.now() / 1000,
-        hostname,
-        queueWait: undefined,
-        receivedAt: received,
-        inferredStart: true,
-      };
+    const open = this.open.get(task.uuid);
+    if (open !== undefined) {
+      this.open.delete(task.uuid);
+      this.end(task, open, endedAt, memo, outcome, hostname, attempt.ranSince);
+      return;
     }
-    this.end(task, attempt, endedAt, memo, outcome, hostname);
+    // Started, with its span already ended by housekeeping or not kept; or the attempt had
+    // already ended (a second outcome): nothing left to end.
+    if (!attempt.inferredStart) return;
+    // No task-started seen for this attempt: revoked or rejected before it ran, or its
+    // task-started is lost or still on its way. One span still records the outcome.
+    if (outcome.needsReceipt === true && attempt.receivedAt === undefined) return;
+    memo.processRetries = attempt.retries;
+    memo.processDelivery = attempt.delivery;
+    const traceId = traceIdOf(task);
+    if (!this.o.keep(traceId)) return;
+    const span: ProcessSpan = {
+      task,
+      traceId,
+      spanId: spanIdFor(task.uuid, 'process', attempt.retries, attempt.delivery),
+      retries: attempt.retries,
+      startedAt: attempt.startedAt ?? endedAt,
+      openedAt: Date.now() / 1000,
+      hostname,
+      queueWait: undefined,
+      receivedAt: attempt.receivedAt,
+      inferredStart: true,
+      ranSince: undefined,
+    };
+    this.end(task, span, endedAt, memo, outcome, hostname, attempt.ranSince);
   }
 
   private endOldest(reason: string, now: number): void {
@@ -261,16 +263,15 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
   }
 
   /** Ends an attempt from housekeeping: the local clock's elapsed time is carried onto the worker's. */
-  private endDetached(attempt: Attempt, now: number, outcome: Outcome): void {
+  private endDetached(attempt: ProcessSpan, now: number, outcome: Outcome): void {
     const end = attempt.startedAt + Math.max(0, now - attempt.openedAt);
     this.end(attempt.task, attempt, end, this.memos.touch(attempt.task.uuid), outcome);
   }
 
-  private end(task: TaskRecord, attempt: Attempt, endedAt: number, memo: TaskMemo, outcome: Outcome, hostname?: string): void {
+  /** `ranSince`: the state's latest proof the attempt was running (Attempt.ranSince), when it ended. */
+  private end(task: TaskRecord, attempt: ProcessSpan, endedAt: number, memo: TaskMemo, outcome: Outcome, hostname?: string, ranSince?: number): void {
     const attributes = messagingAttributes(task, this.o.system, sc.OPERATION_TYPE_PROCESS, task.queue);
     const worker = hostname ?? attempt.hostname;
-    memo.closedRetries = attempt.retries;
-    memo.closedAt = endedAt;
     if (worker !== undefined) attributes[sc.ATTR_CELERY_HOSTNAME] = worker;
     attributes[sc.ATTR_CELERY_RETRIES] = attempt.retries;
     attributes[sc.ATTR_CELERY_STATE] = outcome.state;
@@ -279,7 +280,8 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     if (outcome.endReason !== undefined) attributes[sc.ATTR_CELERY_PULSE_END_REASON] = outcome.endReason;
     if (outcome.attributes !== undefined) Object.assign(attributes, outcome.attributes);
     if (this.o.taskArgs) this.addArgs(attributes, memo);
-    const start = Math.min(attempt.startedAt, ranSince(memo, attempt), endedAt);
+    // A message it published can prove it ran before its task-started (state/attempts.ts).
+    const start = Math.min(attempt.startedAt, attempt.ranSince ?? Infinity, ranSince ?? Infinity, endedAt);
     // The parent is chosen now, not at task-started: the task-sent may arrive after the worker's events.
     const parent = this.processParent(task, memo, attempt.retries);
     const span = this.start(`process ${task.name ?? 'unknown'}`, SpanKind.CONSUMER, attempt.traceId, attempt.spanId, parent, start, attributes);
@@ -303,31 +305,12 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     return this.o.tracer.startSpan(name, { kind, startTime: toHrTime(startedAt), attributes }, parent);
   }
 
-  /**
-   * A message published from inside an attempt proves the attempt was running at its timestamp.
-   * With the prefork pool that can be before the attempt's task-started: the pool process runs the
-   * task at once, while the worker's main process sends task-started only when it hears the pool
-   * accepted it (celery/worker/request.py on_accepted). A task that retries at once publishes its
-   * retry first.
-   */
-  private notePublisherRan(task: TaskRecord, memo: TaskMemo, retries: number, at: number): void {
-    if (retries > 0) {
-      noteRan(memo, retries - 1, at);
-      return;
-    }
-    if (task.parentId === undefined) return;
-    const parent = this.memos.get(task.parentId);
-    if (parent === undefined) return;
-    const attempt = this.open.get(task.parentId)?.retries ?? parent.receivedRetries;
-    if (attempt >= 0) noteRan(parent, attempt, at);
-  }
-
   /** A retry is published by the attempt that retried; a task sent by a task, by that task's attempt. */
   private publishParent(task: TaskRecord, memo: TaskMemo, retries: number): string | undefined {
     if (retries > 0) {
       const open = this.open.get(task.uuid);
       if (open !== undefined && open.retries === retries - 1) return open.spanId;
-      return spanIdFor(task.uuid, 'process', retries - 1, memo.startedRetries === retries - 1 ? memo.deliveries : 0);
+      return spanIdFor(task.uuid, 'process', retries - 1, memo.processRetries === retries - 1 ? memo.processDelivery : 0);
     }
     return task.parentId !== undefined ? this.currentProcessSpan(task.parentId) : undefined;
   }
@@ -347,8 +330,8 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     const open = this.open.get(taskId);
     if (open !== undefined) return open.spanId;
     const memo = this.memos.get(taskId);
-    if (memo === undefined || memo.startedRetries < 0) return spanIdFor(taskId, 'process', 0);
-    return spanIdFor(taskId, 'process', memo.startedRetries, memo.deliveries);
+    if (memo === undefined || memo.processRetries < 0) return spanIdFor(taskId, 'process', 0);
+    return spanIdFor(taskId, 'process', memo.processRetries, memo.processDelivery);
   }
 
   private noteArgs(memo: TaskMemo, event: TaskEvent): void {
@@ -360,31 +343,4 @@ export class TaskTraces implements TaskObserver, ExemplarSource {
     if (memo.args !== undefined) attributes[sc.ATTR_CELERY_ARGS] = memo.args;
     if (memo.kwargs !== undefined) attributes[sc.ATTR_CELERY_KWARGS] = memo.kwargs;
   }
-}
-
-function noteRan(memo: TaskMemo, retries: number, at: number): void {
-  if (memo.ranRetries !== retries) {
-    memo.ranRetries = retries;
-    memo.ranAt = at;
-  } else if (at < memo.ranAt) memo.ranAt = at;
-}
-
-/**
- * When the attempt is known to have been running, if that is before its task-started. Not before
- * its task-received: an earlier time belongs to an earlier delivery of the same message.
- */
-function ranSince(memo: TaskMemo, attempt: Attempt): number {
-  if (memo.ranRetries !== attempt.retries) return Infinity;
-  if (attempt.receivedAt !== undefined && memo.ranAt < attempt.receivedAt) return Infinity;
-  return memo.ranAt;
-}
-
-/**
- * The retry count of the attempt task-started begins. Not the task's highest count seen: a retry's
- * task-sent (retries + 1) is published by the pool process while the attempt runs and can arrive
- * before the worker's own task-started (seen with prefork). The worker's task-received of the
- * attempt comes from the same process as task-started, in order, so its count is the one.
- */
-function attemptRetries(task: TaskRecord, memo: TaskMemo): number {
-  return memo.receivedRetries >= 0 ? memo.receivedRetries : task.retries;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AttemptDescriptor } from '../../src/state/attempts.js';
 import { CeleryState, UNKNOWN_TASK_NAME } from '../../src/state/machine.js';
 import type { CeleryStateOptions } from '../../src/state/machine.js';
 import type { TaskObserver } from '../../src/state/observer.js';
@@ -9,8 +10,11 @@ type Call = { what: string; name: string | undefined; queue: string | undefined;
 
 function recorder(): { observer: TaskObserver; calls: Call[] } {
   const calls: Call[] = [];
-  const rec = (what: string) => (t: TaskRecord, _e: unknown, extra?: unknown, extra2?: unknown) =>
+  // The attempt descriptor is left out here: attempts.test.ts is about it.
+  const rec = (what: string) => (t: TaskRecord, _e: unknown, ...rest: unknown[]) => {
+    const [extra, extra2] = rest.filter((a) => !(a instanceof AttemptDescriptor));
     calls.push({ what, name: t.name, queue: t.queue, ...(extra2 !== undefined ? { extra: [extra, extra2] } : extra !== undefined ? { extra } : {}) });
+  };
   return {
     calls,
     observer: {
