@@ -16,6 +16,14 @@ export interface Collector {
   readonly families: readonly string[];
   /** Brings the families up to date with the source. A throw (or rejection) is this collector's failure. */
   update(): Promise<void> | void;
+  /**
+   * `broker`: it asks another process (queue depths) and waits for the answer. Those are updated
+   * first; the collectors that read memory then run last, right before the text is written, so
+   * that their gauges and the event-path counters of the same scrape are read in one turn of the
+   * event loop (a task declared lost between the two would otherwise be counted lost and still
+   * shown running). Default `memory`.
+   */
+  readonly reads?: 'memory' | 'broker';
 }
 
 type Config<T> = Omit<T, 'registers' | 'collect'>;
@@ -43,8 +51,8 @@ export class CollectorFamilies {
   }
 
   /** The collector whose `update()` writes the families defined so far. */
-  collector(update: () => Promise<void> | void): Collector {
-    return { name: this.name, families: [...this.names], update };
+  collector(update: () => Promise<void> | void, reads: 'memory' | 'broker' = 'memory'): Collector {
+    return { name: this.name, families: [...this.names], update, reads };
   }
 }
 
@@ -92,10 +100,15 @@ export class Collectors {
     }
   }
 
-  /** Runs, at once, the update of every collector with a family `wants` asks for; never rejects. */
+  /**
+   * Runs the update of every collector with a family `wants` asks for: those that wait on a broker
+   * together first, then those that read memory (see Collector.reads); never rejects.
+   */
   async update(wants: FamilyFilter = undefined): Promise<void> {
     const asked = wants === undefined ? this.all : this.all.filter((c) => c.families.some(wants));
-    await Promise.all(asked.map((c) => this.updateOne(c)));
+    const waiting = asked.filter((c) => c.reads === 'broker');
+    if (waiting.length > 0) await Promise.all(waiting.map((c) => this.updateOne(c)));
+    await Promise.all(asked.filter((c) => c.reads !== 'broker').map((c) => this.updateOne(c)));
   }
 
   private updateOne(c: Collector): Promise<void> {

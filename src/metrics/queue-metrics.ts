@@ -116,5 +116,5 @@ export function queueCollector(registry: Registry<OpenMetricsContentType>, watch
       success.set(labelsFor(i, {}), s.ok ? 1 : 0);
       duration.set(labelsFor(i, {}), s.seconds);
     });
-  });
+  }, 'broker');
 }

@@ -133,6 +133,30 @@ describe('Collectors', () => {
     expect(updates).toBe(2);
   });
 
+  it('updates the collectors that read memory after those waiting on a broker answered', async () => {
+    const { registry, collectors } = setup();
+    const order: string[] = [];
+    let answer: () => void = () => undefined;
+    const queues = new CollectorFamilies('queues', registry);
+    queues.gauge({ name: 'celery_queue_length', help: 'h' });
+    const state = new CollectorFamilies('state', registry);
+    state.gauge({ name: 'celery_task_running', help: 'h' });
+    collectors.register(
+      state.collector(() => void order.push('state')),
+      queues.collector(async () => {
+        order.push('queues asked');
+        await new Promise<void>((resolve) => (answer = resolve));
+        order.push('queues answered');
+      }, 'broker'),
+    );
+    const scrape = collectors.update();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['queues asked']);
+    answer();
+    await scrape;
+    expect(order).toEqual(['queues asked', 'queues answered', 'state']);
+  });
+
   it('refuses two collectors of one name', () => {
     const { registry, collectors } = setup();
     collectors.register(gaugeCollector(registry, 'queues', 'a', () => 1));
