@@ -14,8 +14,9 @@ import type { TaskRecord } from './task-record.js';
 //   attempt comes from the same process as its task-started, in order: its count is the one.
 // - a message the attempt published (its retry, or a child task) proves it ran at that time,
 //   which can be before its task-started;
-// - a task-started can arrive after the attempt's outcome (events out of order, PROTOCOL.md §3):
-//   it starts nothing new;
+// - a task-started can arrive after the attempt's outcome (events out of order, PROTOCOL.md §3),
+//   even stamped after it (prefork, see receivedSince): unless the worker received the message
+//   again in between, it starts nothing new;
 // - the same attempt started again is a redelivery: the next delivery.
 //
 // The numbers live in the task record's slot (task-record.ts), NaN for none.
@@ -107,7 +108,7 @@ export function attemptStarted(task: TaskRecord, startedAt: number, out: Attempt
   out.startedAt = startedAt;
   out.inferredStart = false;
   out.receivedAt = received === retries ? task.receivedAt : undefined;
-  if (started === retries && startedAt <= endedAt) {
+  if (started === retries && endedAt === endedAt && (startedAt <= endedAt || !receivedSince(task, endedAt))) {
     out.delivery = at(task, DELIVERY);
     out.ranSince = undefined;
     out.ended = true;
@@ -178,6 +179,17 @@ function end(task: TaskRecord, endedAt: number, runtime: number | undefined, nee
   set(task, DELIVERY, 0);
   set(task, ENDED_AT, endedAt);
   return out;
+}
+
+/**
+ * Whether the worker received the task's message again after its attempt ended at `endedAt`: a
+ * broker redelivers a message to a worker, which announces it with a task-received before it
+ * starts it. A task-started with none since the end is the ended attempt's own, late: with the
+ * prefork pool the main process stamps it when the pool reports the job accepted, which for a
+ * short task on a busy worker comes after the pool process stamped its outcome.
+ */
+function receivedSince(task: TaskRecord, endedAt: number): boolean {
+  return task.receivedAt !== undefined && task.receivedAt > endedAt;
 }
 
 /** An attempt started and has not ended. */

@@ -94,6 +94,37 @@ describe('attempts: which attempt each event belongs to', () => {
     expect(seen[0]).toMatchObject({ inferredStart: true, startedAt: T0 + 0.6, receivedAt: T0 });
   });
 
+  it('marks a task-started stamped after the outcome as ended when no task-received came between (prefork, busy worker)', () => {
+    const { apply, seen } = machine();
+    apply(
+      ev('task-received', U, T0, { ...named, retries: 0 }),
+      ev('task-succeeded', U, T0 + 0.05, { runtime: 0.01 }),
+      // The main process stamps task-started when the pool reports the job accepted: here after the outcome.
+      ev('task-started', U, T0 + 0.07),
+    );
+    expect(seen.map(brief)).toEqual([
+      ['succeeded', 0, 0, false],
+      ['started', 0, 0, true],
+    ]);
+  });
+
+  it('starts the next delivery when the message is received again after its attempt ended', () => {
+    const { apply, seen } = machine();
+    apply(
+      ev('task-received', U, T0, { ...named, retries: 0 }),
+      ev('task-started', U, T0 + 0.1),
+      ev('task-succeeded', U, T0 + 0.2, { runtime: 0.1 }),
+      // Its acknowledgement was lost: the broker delivers the message again.
+      ev('task-received', U, T0 + 30, { ...named, retries: 0 }),
+      ev('task-started', U, T0 + 30.1),
+    );
+    expect(seen.map(brief)).toEqual([
+      ['started', 0, 0, false],
+      ['succeeded', 0, 0, false],
+      ['started', 0, 1, false],
+    ]);
+  });
+
   it('ends an attempt once: a second outcome (Celery 5.7 Reject: task-failed, then task-rejected) is marked ended', () => {
     const { apply, seen } = machine();
     apply(
