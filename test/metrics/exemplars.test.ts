@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { taskMetrics } from '../kit/task-metrics.js';
 import { serialize } from '../../src/http/exposition.js';
-import type { TaskEvent } from '../../src/protocol/events.js';
 import type { ExemplarSource } from '../../src/metrics/exemplars.js';
-import { CeleryMetrics } from '../../src/metrics/celery-metrics.js';
-import { CeleryState } from '../../src/state/machine.js';
 import { taskEvent as ev } from '../fixtures/events.js';
 
 // The metrics observer with and without an exemplar source: counts must be identical, and only
@@ -11,18 +9,8 @@ import { taskEvent as ev } from '../fixtures/events.js';
 
 const T0 = 1_795_310_000;
 
-
 async function run(exemplars: ExemplarSource | undefined): Promise<{ prom: string; om: string }> {
-  const metrics = new CeleryMetrics({
-    runtimeBuckets: [0.1, 1, 10],
-    queueWaitBuckets: [1],
-    defaultQueueName: 'celery',
-    genericHostnameTaskSent: false,
-    brokerLabel: false,
-    version: 'test',
-  });
-  const state = new CeleryState(metrics.forBroker('b', exemplars), { maxTasks: 100, unfinishedTtl: 3600, finishedTtl: 600, pendingGrace: 5, heartbeatTimeoutFactor: 2, forgetAfter: 3600 });
-  const apply = (e: TaskEvent) => state.apply(e, e.timestamp);
+  const { metrics, apply } = taskMetrics(exemplars);
   for (const [i, uuid] of ['a', 'b', 'c'].entries()) {
     apply(ev('task-received', uuid, T0 + i, { name: 'app.fail' }));
     apply(ev('task-started', uuid, T0 + i + 0.1));

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { taskMetrics } from '../../kit/task-metrics.js';
 import { serialize } from '../../../src/http/exposition.js';
-import type { TaskEvent } from '../../../src/protocol/events.js';
 import type { ExemplarSource } from '../../../src/metrics/exemplars.js';
-import { CeleryMetrics } from '../../../src/metrics/celery-metrics.js';
-import { CeleryState } from '../../../src/state/machine.js';
 import { parseMetrics } from '../../kit/metrics-text.js';
 import { taskEvent as ev } from '../../fixtures/events.js';
 
@@ -13,16 +11,7 @@ import { taskEvent as ev } from '../../fixtures/events.js';
 const T0 = 1_795_310_000;
 
 async function run(exemplars?: ExemplarSource) {
-  const metrics = new CeleryMetrics({
-    runtimeBuckets: [0.1, 1, 10],
-    queueWaitBuckets: [1],
-    defaultQueueName: 'celery',
-    genericHostnameTaskSent: false,
-    brokerLabel: false,
-    version: 'test',
-  });
-  const state = new CeleryState(metrics.forBroker('b', exemplars), { maxTasks: 100, unfinishedTtl: 3600, finishedTtl: 600, pendingGrace: 5, heartbeatTimeoutFactor: 2, forgetAfter: 3600 });
-  const apply = (e: TaskEvent) => state.apply(e, e.timestamp);
+  const { metrics, apply } = taskMetrics(exemplars);
   // Task a: three attempts retried after 50 ms each, then a 5 s success. Task b: a 5 s success.
   // Task c: fails after 2 s.
   let t = T0;
