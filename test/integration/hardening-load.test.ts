@@ -57,6 +57,19 @@ async function openIdle(port: number, n: number): Promise<Socket[]> {
   return sockets;
 }
 
+/**
+ * The built daemon on redis with a --web-config-file, once `ready()` (a /readyz with good
+ * credentials, over the scheme the file asks for) answers 200.
+ */
+async function startWebDaemon(redisUrl: string, port: number, webConfig: string, ready: () => Promise<number>): Promise<Proc> {
+  const proc = new Proc(process.execPath, [DAEMON, '--broker-url', redisUrl, '--listen-address', `127.0.0.1:${port}`, '--web-config-file', webConfig, '--log-level', 'warn']);
+  await waitFor('the daemon with its web config', async () => {
+    if (!proc.running) throw new Error(`daemon exited:\n${proc.output}`);
+    return (await ready().catch(() => 0)) === 200;
+  }, 20_000, 200);
+  return proc;
+}
+
 async function timed<T>(what: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const t0 = performance.now();
   const value = await what();
@@ -296,11 +309,7 @@ describe('an HTTPS daemon with basic auth under a connection flood', () => {
     writeFileSync(web, `tls_server_config:\n  cert_file: ${certs.serverCert}\n  key_file: ${certs.serverKey}\nbasic_auth_users:\n  prom: ${bcrypt.hashSync('right-pass', 10)}\n`);
     redis = await startRedis();
     port = await freePort();
-    proc = new Proc(process.execPath, [DAEMON, '--broker-url', redis.url, '--listen-address', `127.0.0.1:${port}`, '--web-config-file', web, '--log-level', 'warn']);
-    await waitFor('the HTTPS daemon', async () => {
-      if (!proc.running) throw new Error(`daemon exited:\n${proc.output}`);
-      return (await get('/readyz', good).catch(() => 0)) === 200;
-    }, 20_000, 200);
+    proc = await startWebDaemon(redis.url, port, web, () => get('/readyz', good));
   });
 
   afterAll(async () => {
@@ -339,11 +348,7 @@ describe('basic auth under a flood of wrong passwords', () => {
     writeFileSync(web, `basic_auth_users:\n  prom: ${bcrypt.hashSync('right-pass', 10)}\n`);
     redis = await startRedis();
     port = await freePort();
-    proc = new Proc(process.execPath, [DAEMON, '--broker-url', redis.url, '--listen-address', `127.0.0.1:${port}`, '--web-config-file', web, '--log-level', 'warn']);
-    await waitFor('the daemon', async () => {
-      if (!proc.running) throw new Error(`daemon exited:\n${proc.output}`);
-      return (await get('/readyz', good).catch(() => 0)) === 200;
-    }, 20_000, 200);
+    proc = await startWebDaemon(redis.url, port, web, () => get('/readyz', good));
   });
 
   afterAll(async () => {
