@@ -1,5 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { backoffDelay } from '../brokers/backoff.js';
+import type { BackoffOptions } from '../brokers/backoff.js';
 
 /** Starts the thread that compares; tests pass one of their own. */
 type StartThread = () => Promise<Worker>;
@@ -14,8 +16,9 @@ export interface BcryptCheckerOptions {
 // A thread that cannot start (a missing file in a broken image, no memory for another isolate)
 // usually fails the same way at once: restarting it on every request would start a thread per
 // request. After a failure, checks are refused (401) for a while, 1 s doubling up to 1 min.
-const FIRST_RETRY_MS = 1000;
-const MAX_RETRY_MS = 60_000;
+const RETRY: BackoffOptions = { initialMs: 1000, maxMs: 60_000 };
+/** No jitter: one process retries one thread, there is no herd to spread. */
+const NO_JITTER = (): number => 1;
 
 const startBcryptThread: StartThread = async () => {
   const { Worker } = await import('node:worker_threads');
@@ -61,7 +64,7 @@ export class BcryptChecker {
 
   private start(): Promise<Worker | undefined> {
     if (this.worker !== undefined) return Promise.resolve(this.worker);
-    if (this.failures > 0 && this.now() < this.retryAt) return Promise.resolve(undefined);
+    if (this.now() < this.retryAt) return Promise.resolve(undefined);
     // Checks that arrive while a thread is starting wait for that one.
     this.starting ??= this.launch().finally(() => (this.starting = undefined));
     return this.starting;
@@ -105,7 +108,7 @@ export class BcryptChecker {
 
   private failed(err: unknown): void {
     this.failures++;
-    this.retryAt = this.now() + Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 16));
+    this.retryAt = this.now() + backoffDelay(this.failures, RETRY, NO_JITTER);
     // Logged once per outage, not once per request that finds it down.
     if (this.failures === 1) {
       this.logger.error(
