@@ -209,14 +209,17 @@ export class CeleryState {
     const ts = event.timestamp;
     const o = this.observer;
     switch (event.type) {
-      case 'task-sent':
+      case 'task-sent': {
         task.sentAt = ts;
         if (event.queue !== undefined) task.queue = event.queue;
         this.noteLineage(task, event);
-        publishedAt(task, event.retries ?? 0, task.parentId !== undefined ? this.tasks.get(task.parentId) : undefined, ts);
+        // A retry is evidence about its own task; only a first publish needs the parent looked up.
+        const retries = event.retries ?? 0;
+        publishedAt(task, retries, retries === 0 && task.parentId !== undefined ? this.tasks.get(task.parentId) : undefined, ts);
         if (task.state === undefined) this.setState(task, 'PENDING', ts);
         o.taskSent(task, event);
         return;
+      }
       case 'task-received':
         task.receivedAt = ts;
         task.worker = event.hostname;

@@ -16,9 +16,10 @@ describe('CounterFamily', () => {
     const again = f.cell({ queue_name: 'q', name: 'a' });
     f.cell({ name: 'never', queue_name: 'q' });
     expect(await samples(r)).toEqual([]);
+    // The series is made by the cell given its labels out of order.
+    again.inc();
     a.inc();
     a.inc(2.5);
-    again.inc();
     f.cell({ name: 'b', queue_name: 'q' }).inc(0);
     // Labels in the family's order whatever the order given; series in the order they appeared.
     expect(await samples(r)).toEqual(['jobs_total{name="a",queue_name="q"} 4.5', 'jobs_total{name="b",queue_name="q"} 0']);
