@@ -19,9 +19,10 @@ export interface Collector {
   /**
    * `broker`: it asks another process (queue depths) and waits for the answer. Those are updated
    * first; the collectors that read memory then run last, right before the text is written, so
-   * that their gauges and the event-path counters of the same scrape are read in one turn of the
-   * event loop (a task declared lost between the two would otherwise be counted lost and still
-   * shown running). Default `memory`.
+   * that their gauges and the event-path counters are read as close together as can be: in one
+   * turn of the event loop for a scrape written in one time slice, a few milliseconds apart for a
+   * larger one (a task declared lost in between is counted lost and still shown running in that
+   * one scrape). Default `memory`.
    */
   readonly reads?: 'memory' | 'broker';
 }
