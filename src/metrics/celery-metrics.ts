@@ -201,9 +201,8 @@ export class BrokerMetrics implements TaskObserver {
   private readonly failed: BoundedChildren<CounterCell>;
   private readonly retried: BoundedChildren<CounterCell>;
   private readonly histograms: BoundedChildren<HistogramChildren>;
-  /** Picked once at construction (prom-client style): with an exemplar source, or the plain child calls. */
-  private readonly observeRuntime: (r: HistogramCell, task: TaskRecord, runtime: number) => void;
-  private readonly countFailed: (task: TaskRecord, child: CounterCell) => void;
+  /** With --traces: the trace ids that runtimes and failures carry as exemplars (exemplars.ts). */
+  private readonly exemplars: ExemplarSource | undefined;
   private readonly events = new Map<string, CounterCell>();
   /**
    * Per task: the label children its last event was counted under, so its next events skip the
@@ -260,9 +259,7 @@ export class BrokerMetrics implements TaskObserver {
       },
       overflow,
     );
-    // Picked once: without an exemplar source the event path never asks for one.
-    this.observeRuntime = exemplars === undefined ? (r, _task, runtime) => r.observe(runtime) : (r, task, runtime) => r.observe(runtime, exemplars.exemplarFor(task));
-    this.countFailed = exemplars === undefined ? (_task, child) => child.inc() : (task, child) => child.inc(1, exemplars.exemplarFor(task));
+    this.exemplars = exemplars;
   }
 
   eventReceived(type: string): void {
@@ -308,7 +305,7 @@ export class BrokerMetrics implements TaskObserver {
     c.succeeded.inc();
     c.compat.workerSeen();
     if (runtime !== undefined) {
-      this.observeRuntime(this.histogramsOf(c, task, RUNTIME_METRIC).succeeded, task, runtime);
+      this.histogramsOf(c, task, RUNTIME_METRIC).succeeded.observe(runtime, this.exemplars?.exemplarFor(task));
       c.compat.runtime.observe(runtime);
     }
   }
@@ -317,15 +314,15 @@ export class BrokerMetrics implements TaskObserver {
     const host = this.workerHost(event.hostname);
     // celery-exporter creates the other counters at 0 on any worker event; a failure is one too.
     if (this.compatOn) this.task(task, host, 'celery_task_failed_total').compat.workerSeen();
-    this.countFailed(task, this.exceptionChild('failed', task, host, exception));
-    if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC).failed, task, runtime);
+    this.exceptionChild('failed', task, host, exception).inc(1, this.exemplars?.exemplarFor(task));
+    if (runtime !== undefined) this.histogramsFor(task, RUNTIME_METRIC).failed.observe(runtime, this.exemplars?.exemplarFor(task));
   }
 
   taskRetried(task: TaskRecord, event: TaskEvent, exception: string, runtime: number | undefined): void {
     const host = this.workerHost(event.hostname);
     if (this.compatOn) this.task(task, host, 'celery_task_retried_total').compat.workerSeen();
     this.exceptionChild('retried', task, host, exception).inc();
-    if (runtime !== undefined) this.observeRuntime(this.histogramsFor(task, RUNTIME_METRIC).retried, task, runtime);
+    if (runtime !== undefined) this.histogramsFor(task, RUNTIME_METRIC).retried.observe(runtime, this.exemplars?.exemplarFor(task));
   }
 
   taskRejected(task: TaskRecord, event: TaskEvent): void {
